@@ -1,0 +1,41 @@
+# The course's commands. Each target is a thin wrapper around plain pip/pytest/jupyter
+# commands (README shows them for machines without make).
+#   make lab     open the course in JupyterLab (sets up .venv first if needed)
+#   make test    unit tests + every notebook executed by nbval, ci profile
+#   make setup   create .venv and install the course with its dependencies
+#   make outputs re-execute notebooks in place with the cpu profile (NB=... for one)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# GPU users who installed their own torch build: make setup CONSTRAINTS=
+CONSTRAINTS ?= -c constraints.txt
+# Extra flags for `make lab`, e.g. LAB_FLAGS="--no-browser --port 8890"
+LAB_FLAGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+WORKERS ?= 2
+NB ?= notebooks/*.ipynb
+
+.PHONY: setup lab test outputs clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/python -c "import lmcourse; print(lmcourse.environment_summary())"
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
+
+test: setup
+	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+
+outputs: setup
+	LMCOURSE_PROFILE=cpu $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False $(NB)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,67 @@
+"""Where tensors live, how runs repeat, and what machine a notebook ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+from . import __version__
+from .profiles import get_profile
+
+ENV_VAR = "LMCOURSE_DEVICE"
+_KNOWN = ("cuda", "mps", "cpu")
+
+
+def _available(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Choose where to run: ``prefer``, else ``$LMCOURSE_DEVICE``, else cuda → mps → cpu.
+
+    Asking for a device this machine does not have is an error rather than a silent
+    fallback, so a GPU run never turns into a CPU run without you noticing.
+    """
+    source = "prefer"
+    if prefer is None:
+        prefer, source = os.environ.get(ENV_VAR) or None, ENV_VAR
+    if prefer is None:
+        return torch.device(next(k for k in _KNOWN if _available(k)))
+    kind = prefer.split(":")[0].strip().lower()
+    if kind not in _KNOWN:
+        raise ValueError(f"{source} must be one of {', '.join(_KNOWN)} (optionally 'cuda:N'); got {prefer!r}")
+    if not _available(kind):
+        raise RuntimeError(f"{source} asks for {prefer!r}, but this machine has no {kind} device; "
+                           f"unset {ENV_VAR} to pick automatically")
+    return torch.device(prefer.strip().lower())
+
+
+def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and PyTorch (every device) so that a run repeats exactly.
+
+    ``deterministic=True`` also asks PyTorch for deterministic kernels, which matters on GPUs.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32); got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    torch.manual_seed(int(seed))
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def environment_summary() -> str:
+    """One line saying what a run used: versions, profile, device and threads."""
+    device = pick_device()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
+    return (f"lmcourse {__version__} | profile {get_profile().name} | device {device.type} ({name}) | "
+            f"torch {torch.__version__} | python {platform.python_version()} | "
+            f"{torch.get_num_threads()} CPU threads")

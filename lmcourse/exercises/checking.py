@@ -1,0 +1,189 @@
+"""The machinery behind every self-checking exercise.
+
+A checker runs the learner's function on several inputs, compares each answer with the
+reference behaviour and prints either a pass mark or a hint that teaches: which input
+failed, what was expected and what came back, and — when the answer matches a known
+wrong implementation (a :class:`Mistake`) — what that mistake is. A checker never raises
+because the learner's code is wrong or unfinished: it prints, and returns a
+:class:`Result` you can test in code.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input to try: positional ``args``, optional ``kwargs``, and a ``label`` to name it in hints."""
+
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
+        return "(" + ", ".join(parts) + ")"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: a function that makes the mistake, and the hint to give when it matches."""
+
+    fn: Callable[..., Any]
+    hint: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a checker found. Truthy when every case passed; ``message`` is what was printed."""
+
+    passed: bool
+    message: str
+    failed_case: str | None = None
+    mistake: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _ipython_display_(self) -> None:
+        """The checker already printed the message; showing the object again would repeat it."""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, torch.Tensor):
+        head = value.detach().flatten()[:6].tolist()
+        shown = ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in head)
+        more = ", …" if value.numel() > 6 else ""
+        return f"tensor of shape {tuple(value.shape)}, {str(value.dtype).replace('torch.', '')} [{shown}{more}]"
+    if isinstance(value, np.ndarray):
+        return _short(torch.from_numpy(np.ascontiguousarray(value)))
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    if isinstance(value, np.ndarray):
+        return value.astype(float)
+    return None
+
+
+def same(got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+    """Equality the way a checker means it: tensors/arrays by shape then allclose, floats by
+    isclose, mappings and sequences element by element, anything else by ``==``."""
+    exp_arr = _as_array(expected)
+    if exp_arr is not None:
+        got_arr = _as_array(got)
+        return (got_arr is not None and got_arr.shape == exp_arr.shape
+                and bool(np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True)))
+    if isinstance(expected, float) or isinstance(got, float):
+        try:
+            return math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(expected, Mapping):
+        return (isinstance(got, Mapping) and set(got) == set(expected)
+                and all(same(got[k], expected[k], rtol=rtol, atol=atol) for k in expected))
+    if isinstance(expected, (list, tuple)):
+        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
+                and all(same(g, e, rtol=rtol, atol=atol) for g, e in zip(got, expected)))
+    try:
+        return bool(got == expected)
+    except Exception:  # comparisons of odd types must not crash the checker
+        return False
+
+
+def _difference(got: Any, expected: Any) -> str:
+    """A short sentence on *how* ``got`` differs, when that is more useful than both values."""
+    exp_arr, got_arr = _as_array(expected), _as_array(got)
+    if exp_arr is not None:
+        if got_arr is None:
+            return f"expected a tensor/array, got {type(got).__name__}"
+        if got_arr.shape != exp_arr.shape:
+            return f"shape {tuple(got_arr.shape)} instead of {tuple(exp_arr.shape)}"
+        return f"largest difference {np.max(np.abs(got_arr - exp_arr)):.3g}"
+    if isinstance(expected, Mapping) and isinstance(got, Mapping):
+        missing, extra = set(expected) - set(got), set(got) - set(expected)
+        if missing or extra:
+            return (f"missing keys {_short(sorted(missing, key=repr))}" if missing else "") + \
+                   ("; " if missing and extra else "") + \
+                   (f"unexpected keys {_short(sorted(extra, key=repr))}" if extra else "")
+        wrong = next(k for k in expected if not same(got[k], expected[k]))
+        return f"at key {wrong!r}: expected {_short(expected[wrong])}, got {_short(got[wrong])}"
+    return ""
+
+
+def _say(result: Result) -> Result:
+    print(result.message)
+    return result
+
+
+def check_function(learner: Callable[..., Any], reference: Callable[..., Any], cases: Sequence[Case], *,
+                   name: str, mistakes: Sequence[Mistake] = (), rtol: float = 1e-4, atol: float = 1e-6,
+                   compare: Callable[[Any, Any], bool] | None = None) -> Result:
+    """Run ``learner`` and ``reference`` on every case; print a pass mark or a specific hint.
+
+    Each case's inputs are deep-copied for each call, so a function that modifies its
+    input cannot spoil the comparison. ``mistakes`` are tried in order on the first
+    failing case; the first one that reproduces the learner's answer supplies the hint.
+    """
+    if not callable(learner):
+        return _say(Result(False, f"✘ {name}: expected a function, got {_short(learner)}. "
+                                  "Pass the function itself, without calling it (no parentheses)."))
+    compare = compare or (lambda got, exp: same(got, exp, rtol=rtol, atol=atol))
+    for index, case in enumerate(cases, start=1):
+        where = f"case {index} of {len(cases)}, input {case.describe()}"
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
+        try:
+            got = learner(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
+        except NotImplementedError:
+            return _say(Result(False, f"✘ {name}: not written yet — replace `raise NotImplementedError` "
+                                      "with your code, run the cell, then run this check again.",
+                               failed_case=case.describe()))
+        except Exception as err:  # the learner's bug is reported, not raised
+            return _say(Result(False, f"✘ {name}: on {where} your function raised "
+                                      f"{type(err).__name__}: {err}", failed_case=case.describe()))
+        if compare(got, expected):
+            continue
+        lines = [f"✘ {name}: wrong answer on {where}.",
+                 f"  expected: {_short(expected)}", f"  got:      {_short(got)}"]
+        diff = _difference(got, expected)
+        if diff:
+            lines.append(f"  ({diff})")
+        for mistake in mistakes:
+            try:
+                wrong = mistake.fn(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
+            except Exception:
+                continue
+            if compare(got, wrong):
+                lines.append(f"  Hint: {mistake.hint}")
+                return _say(Result(False, "\n".join(lines), failed_case=case.describe(), mistake=mistake.hint))
+        return _say(Result(False, "\n".join(lines), failed_case=case.describe()))
+    return _say(Result(True, f"✔ {name}: all {len(cases)} cases pass. Well done!"))
+
+
+def check_value(got: Any, expected: Any, *, name: str, hint: str = "", rtol: float = 1e-4,
+                atol: float = 1e-6) -> Result:
+    """Compare one answer with the expected value; print a pass mark or ``hint``."""
+    if got is None or got is Ellipsis:
+        return _say(Result(False, f"✘ {name}: no answer yet — replace the placeholder with your value."))
+    if same(got, expected, rtol=rtol, atol=atol):
+        return _say(Result(True, f"✔ {name}: correct."))
+    lines = [f"✘ {name}: not quite.", f"  expected: {_short(expected)}", f"  got:      {_short(got)}"]
+    if hint:
+        lines.append(f"  Hint: {hint}")
+    return _say(Result(False, "\n".join(lines)))
