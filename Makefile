@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 lab: setup
-	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 test: setup
 	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile

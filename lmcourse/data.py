@@ -11,6 +11,7 @@ network at import time.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.request
@@ -101,12 +102,18 @@ def download(url: str, dest: str | os.PathLike, sha256: str, *, timeout: float =
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
+        received = 0
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            expected_bytes = getattr(response, "headers", {}).get("Content-Length")
             while chunk := response.read(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
+                received += len(chunk)
             out.flush()
             os.fsync(out.fileno())
+        if expected_bytes is not None and received != int(expected_bytes):
+            raise ConnectionError(f"download of {url} was cut off after {received:,} of "
+                                  f"{int(expected_bytes):,} bytes; the file was not saved")
         got = digest.hexdigest()
         if got != sha256.lower():
             raise ChecksumError(f"download of {url} has sha256 {got}, expected {sha256.lower()}; "
@@ -164,7 +171,7 @@ def locate(name: str = "tinyshakespeare", *, allow_download: bool = True) -> Loc
         dest = cache_dir() / ds.filename
         try:
             return Located(download(ds.url, dest, ds.sha256), "download")
-        except (OSError, ChecksumError) as err:
+        except (OSError, ChecksumError, http.client.HTTPException) as err:
             tried.append(f"  download: {ds.url} -> {dest} ({type(err).__name__}: {err})")
     else:
         tried.append("  download: not attempted (allow_download=False)")

@@ -1,0 +1,92 @@
+"""The exercise machinery: pass marks, specific hints, and never raising on a learner's bug."""
+
+import pytest
+import torch
+
+from lmcourse.exercises import Case, Mistake, check_function, check_value, same
+
+CASES = [Case((2, 3), label="(2, 3)"), Case((0, 5)), Case((4,), {"b": 1})]
+
+
+def add(a, b):
+    return a + b
+
+
+def test_correct_function_passes_and_prints_a_pass_mark(capsys):
+    result = check_function(add, add, CASES, name="check_add")
+    assert result.passed and bool(result)
+    assert capsys.readouterr().out.strip() == "✔ check_add: all 3 cases pass. Well done!"
+
+
+def test_wrong_answer_names_the_case_expected_and_got(capsys):
+    result = check_function(lambda a, b: a - b, add, CASES, name="check_add")
+    out = capsys.readouterr().out
+    assert not result.passed and result.failed_case == "(2, 3)"
+    assert "wrong answer on case 1 of 3, input (2, 3)" in out
+    assert "expected: 5" in out and "got:      -1" in out
+
+
+def test_known_mistake_gives_its_hint():
+    result = check_function(lambda a, b: a * b, add, CASES, name="check_add",
+                            mistakes=[Mistake(lambda a, b: a - b, "you subtracted"),
+                                      Mistake(lambda a, b: a * b, "you multiplied")])
+    assert result.mistake == "you multiplied"
+    assert "Hint: you multiplied" in result.message
+
+
+def test_unfinished_function_is_reported_not_raised(capsys):
+    def todo(a, b):
+        raise NotImplementedError
+
+    result = check_function(todo, add, CASES, name="check_add")
+    assert not result.passed
+    assert "not written yet" in capsys.readouterr().out
+
+
+def test_crashing_function_is_reported_with_its_error(capsys):
+    result = check_function(lambda a, b: a / 0, add, CASES, name="check_add")
+    assert not result.passed
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_passing_a_call_instead_of_a_function_is_explained():
+    result = check_function(5, add, CASES, name="check_add")
+    assert "expected a function, got 5" in result.message and "without calling it" in result.message
+
+
+def test_learner_cannot_spoil_the_inputs_of_later_cases():
+    data = [3, 1, 2]
+
+    def sort_in_place(xs):
+        xs.sort()
+        return xs
+
+    result = check_function(sort_in_place, sorted, [Case((data,)), Case((data,))], name="check_sort")
+    assert result.passed and data == [3, 1, 2]
+
+
+def test_tensors_compare_by_shape_then_values():
+    t = torch.tensor([[1.0, 2.0]])
+    assert same(t + 1e-7, t)
+    assert not same(t.T, t)
+    assert not same(t.tolist(), t)
+    result = check_function(lambda x: x.T, lambda x: x, [Case((t,))], name="check_t")
+    assert "shape (2, 1) instead of (1, 2)" in result.message
+
+
+def test_mappings_report_missing_and_wrong_keys():
+    result = check_function(lambda: {"a": 1}, lambda: {"a": 1, "b": 2}, [Case()], name="check_d")
+    assert "missing keys ['b']" in result.message
+    result = check_function(lambda: {"a": 1.5}, lambda: {"a": 1.0}, [Case()], name="check_d")
+    assert "at key 'a': expected 1.0, got 1.5" in result.message
+
+
+@pytest.mark.parametrize("answer, passed", [(0.5, True), (0.50000001, True), (0.25, False), (None, False)])
+def test_check_value(answer, passed, capsys):
+    result = check_value(answer, 0.5, name="half", hint="divide by two")
+    assert result.passed is passed
+    out = capsys.readouterr().out
+    if answer == 0.25:
+        assert "Hint: divide by two" in out
+    if answer is None:
+        assert "no answer yet" in out

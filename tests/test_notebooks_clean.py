@@ -1,0 +1,82 @@
+"""Stored notebooks are what a learner reads first: they must be clean, complete and in order."""
+
+import getpass
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+MAX_BYTES = 3 * 1024 * 1024
+MACHINE_PATH = re.compile(r"(/(root|home|work|tmp|Users)/|[A-Z]:\\\\Users\\\\)")
+SKELETON = ["objectives", "time", "prerequisites", "exercise", "summary", "key terms"]
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_notebooks_exist_and_are_numbered_in_learning_order():
+    names = [p.name for p in NOTEBOOKS]
+    assert names, "no notebooks found"
+    assert names[0] == "00_welcome.ipynb"
+    numbers = [int(n[:2]) for n in names]
+    assert numbers == sorted(set(numbers)), f"notebook numbers must be unique and ordered: {names}"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in names), names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+class TestStoredNotebook:
+    def test_is_valid_and_uses_the_python3_kernel(self, path):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+
+    def test_was_run_top_to_bottom_without_errors(self, path):
+        cells = _code_cells(_load(path))
+        counts = [c["execution_count"] for c in cells]
+        assert None not in counts, "some code cells were never run: refresh with `make outputs`"
+        assert counts == list(range(1, len(counts) + 1)), f"execution counts out of order: {counts}"
+        for cell in cells:
+            for out in cell["outputs"]:
+                assert out["output_type"] != "error", f"stored error: {out.get('ename')}: {out.get('evalue')}"
+
+    def test_outputs_show_no_machine_paths_or_user_names(self, path):
+        user = getpass.getuser()
+        for cell in _code_cells(_load(path)):
+            text = json.dumps(cell["outputs"], ensure_ascii=False)
+            text = re.sub(r'"image/png": "[^"]*"', "", text)
+            match = MACHINE_PATH.search(text)
+            assert not match, f"an output shows a machine path near {text[max(0, match.start() - 40):match.end() + 40]!r}"
+            if user not in ("root", "runner") and len(user) > 3:
+                assert user not in text, f"an output shows the user name {user!r}"
+
+    def test_is_a_sensible_size(self, path):
+        assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
+
+    def test_follows_the_course_skeleton(self, path):
+        nb = _load(path)
+        text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").lower()
+        missing = [word for word in SKELETON if word not in text]
+        assert not missing, f"missing skeleton sections: {missing}"
+        assert nb["cells"][0]["source"][0].startswith("# "), "first cell must be the title"
+
+    def test_has_at_least_two_exercises_whose_solutions_pass(self, path):
+        cells = _code_cells(_load(path))
+        exercises = [c for c in cells if "exercise" in _tags(c)]
+        solutions = [c for c in cells if "solution" in _tags(c)]
+        assert len(exercises) >= 2 and len(solutions) >= 2, "need >= 2 exercise and solution cells"
+        for cell in solutions:
+            out = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+            assert "✔" in out and "✘" not in out, f"a stored solution does not pass its checker: {out[:200]!r}"
