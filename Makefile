@@ -35,7 +35,8 @@ test: setup
 
 outputs: setup
 	LMCOURSE_PROFILE=cpu $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False $(NB)
+		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
+		--CoalesceStreamsPreprocessor.enabled=True $(NB)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
