@@ -36,7 +36,7 @@ test: setup
 outputs: setup
 	LMCOURSE_PROFILE=cpu $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
-		--CoalesceStreamsPreprocessor.enabled=True $(NB)
+		--NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $(NB)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
