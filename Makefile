@@ -31,10 +31,10 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 test: setup
-	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 outputs: setup
-	LMCOURSE_PROFILE=cpu $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
 		--NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $(NB)
 

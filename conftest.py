@@ -11,6 +11,10 @@ import pytest
 
 os.environ.setdefault("LMCOURSE_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Tests run in parallel on few cores: one thread each, and idle OpenMP threads that sleep
+# instead of spinning (spinning threads of one process starve the others).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _notebooks: dict[str, dict] = defaultdict(lambda: {"cells": 0, "seconds": 0.0, "failed": 0, "peak_mib": None})
 

@@ -115,7 +115,9 @@ def _difference(got: Any, expected: Any) -> str:
             return f"expected a tensor/array, got {type(got).__name__}"
         if got_arr.shape != exp_arr.shape:
             return f"shape {tuple(got_arr.shape)} instead of {tuple(exp_arr.shape)}"
-        return f"largest difference {np.max(np.abs(got_arr - exp_arr)):.3g}"
+        with np.errstate(invalid="ignore"):  # inf - inf where both agree is no difference
+            gap = np.where(got_arr == exp_arr, 0.0, np.abs(got_arr - exp_arr))
+        return f"largest difference {np.max(gap):.3g}"
     if isinstance(expected, Mapping) and isinstance(got, Mapping):
         missing, extra = set(expected) - set(got), set(got) - set(expected)
         if missing or extra:
