@@ -1,0 +1,169 @@
+"""Attention: scaled dot-product attention, its masks, and multi-head attention.
+
+Notebook 05 builds ``softmax(Q Kᵀ / √d_k) V`` step by step and shows that :func:`attention`
+equals ``torch.nn.functional.scaled_dot_product_attention``; notebook 06 splits it into heads
+and shows that :class:`MultiHeadAttention` equals ``nn.MultiheadAttention``.
+
+**Mask convention** (the same as SDPA's boolean ``attn_mask``): a mask is a ``torch.bool``
+tensor, ``True`` = *this query may attend to this key*, ``False`` = blocked. It must broadcast
+to the scores, shape ``(..., T_q, T_k)``: a ``(T_q, T_k)`` causal mask, a ``(B, 1, 1, T_k)``
+padding mask, or their combination with ``&``. A query whose keys are all blocked gets an
+all-zero output (as SDPA does), never NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def causal_mask(t_q: int, t_k: int | None = None, *, device=None) -> torch.Tensor:
+    """The ``(t_q, t_k)`` boolean mask that lets each query see only keys at or before it.
+
+    With ``t_k > t_q`` (queries are the last ``t_q`` positions, as when decoding with a
+    cache) the mask is aligned bottom-right: the last query sees every key.
+    """
+    t_k = t_q if t_k is None else t_k
+    for name, n in (("t_q", t_q), ("t_k", t_k)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a positive int; got {n!r}")
+    if t_k < t_q:
+        raise ValueError(f"t_k must be >= t_q (queries are the last t_q of t_k positions); got t_q={t_q}, t_k={t_k}")
+    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
+
+
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """``(B, T)`` token ids -> ``(B, 1, 1, T)`` boolean mask, ``True`` where the key is a real token.
+
+    The two singleton axes broadcast over heads and queries: every query may attend to
+    every non-padding key.
+    """
+    if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2:
+        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ValueError(f"tokens must be a (B, T) tensor of token ids; got {shape}")
+    return (tokens != pad_id)[:, None, None, :]
+
+
+def check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
+    """Raise a clear error unless ``mask`` is boolean and broadcasts to ``scores_shape`` (…, T_q, T_k)."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.bool tensor (True = may attend); got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a torch.bool tensor (True = may attend); got dtype {mask.dtype}. "
+                        "Build it with a comparison, e.g. tokens != pad_id, or torch.ones(T, T).tril().bool()")
+    target = tuple(scores_shape)
+    fits = mask.ndim <= len(target) and all(m in (1, t) for m, t in zip(mask.shape[::-1], target[::-1]))
+    if not fits:
+        t_q, t_k = target[-2:]
+        raise ValueError(f"mask must be ({t_q}, {t_k}) or broadcastable to {target} "
+                         f"(e.g. (B, 1, 1, {t_k}) for padding); got {tuple(mask.shape)}")
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
+              scale: float | None = None, dropout_p: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention, written out: ``softmax(q kᵀ · scale, masked) v``.
+
+    Shapes: ``q`` (…, T_q, d_k), ``k`` (…, T_k, d_k), ``v`` (…, T_k, d_v), any leading axes
+    (batch, heads). ``scale`` defaults to ``1/√d_k``. Returns ``(output, weights)`` with
+    output (…, T_q, d_v) and weights (…, T_q, T_k), each row of weights summing to 1 over
+    the keys (0 for a query with every key masked). Dropout, if any, acts on the weights.
+    """
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must have the same last dimension d_k; got {q.shape[-1]} and {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same number of positions T_k; got {k.shape[-2]} and {v.shape[-2]}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ k.transpose(-2, -1) * scale                      # (…, T_q, d_k) @ (…, d_k, T_k) -> (…, T_q, T_k)
+    if mask is not None:
+        check_mask(mask, scores.shape)
+        scores = scores.masked_fill(~mask, float("-inf"))          # blocked keys get weight exp(-inf) = 0
+    weights = torch.softmax(scores, dim=-1)                        # over the keys: each row sums to 1
+    if mask is not None:
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # all keys blocked: 0, not NaN
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights                                    # (…, T_q, T_k) @ (…, T_k, d_v) -> (…, T_q, d_v)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention: project to ``n_head`` heads, attend in each, concatenate, project.
+
+    ``forward(x)`` is self-attention; ``forward(x, kv)`` is cross-attention (queries from
+    ``x`` (B, T_q, d_model), keys and values from ``kv`` (B, T_k, d_model)). ``mask`` follows
+    the module's convention (bool, True = may attend, broadcastable to (B, n_head, T_q, T_k));
+    ``is_causal=True`` adds a causal mask. Uses ``F.scaled_dot_product_attention`` (the fast
+    path) unless ``need_weights=True``, which runs :func:`attention` and returns
+    ``(output, weights)`` with weights (B, n_head, T_q, T_k) for plotting.
+    """
+
+    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        for name, n in (("d_model", d_model), ("n_head", n_head)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"{name} must be a positive int; got {n!r}")
+        if d_model % n_head:
+            raise ValueError(f"d_model must be divisible by n_head (each head gets d_model // n_head "
+                             f"dimensions); got d_model={d_model}, n_head={n_head}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+        self.d_model, self.n_head, self.head_dim, self.dropout = d_model, n_head, d_model // n_head, dropout
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hs)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, mask: torch.Tensor | None = None, *,
+                is_causal: bool = False, need_weights: bool = False):
+        kv = x if kv is None else kv
+        for name, t in (("x", x), ("kv", kv)):
+            if t.ndim != 3 or t.shape[-1] != self.d_model:
+                raise ValueError(f"{name} must be (B, T, d_model={self.d_model}); got {tuple(t.shape)}")
+        if kv.shape[0] != x.shape[0]:
+            raise ValueError(f"x and kv must have the same batch size; got {x.shape[0]} and {kv.shape[0]}")
+        (b, t_q, c), t_k = x.shape, kv.shape[1]
+        q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(kv)), self._heads(self.v_proj(kv))
+        if mask is not None:
+            check_mask(mask, (b, self.n_head, t_q, t_k))
+        p = self.dropout if self.training else 0.0
+        if is_causal and mask is None and t_q == t_k and not need_weights:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)   # lets SDPA pick flash kernels
+        else:
+            if is_causal:
+                causal = causal_mask(t_q, t_k, device=x.device)
+                mask = causal if mask is None else mask & causal
+            if need_weights:
+                y, weights = attention(q, k, v, mask, dropout_p=p)
+            else:
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        y = y.transpose(1, 2).contiguous().view(b, t_q, c)           # (B, nh, T_q, hs) -> (B, T_q, C)
+        y = self.out_proj(y)
+        return (y, weights) if need_weights else y
+
+
+@torch.no_grad()
+def load_torch_mha(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> MultiHeadAttention:
+    """Copy the weights of a ``torch.nn.MultiheadAttention`` (``batch_first`` or not) into ``ours``.
+
+    PyTorch keeps the three input projections stacked in ``in_proj_weight`` (3·d_model, d_model),
+    in the order q, k, v; they are split here. Returns ``ours``.
+    """
+    if theirs.embed_dim != ours.d_model or theirs.num_heads != ours.n_head:
+        raise ValueError(f"theirs must have embed_dim={ours.d_model} and num_heads={ours.n_head}; "
+                         f"got {theirs.embed_dim} and {theirs.num_heads}")
+    if theirs.in_proj_weight is None:
+        raise ValueError("theirs must use one in_proj_weight (kdim == vdim == embed_dim)")
+    for proj, w in zip((ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_weight.chunk(3)):
+        proj.weight.copy_(w)
+    ours.out_proj.weight.copy_(theirs.out_proj.weight)
+    if theirs.in_proj_bias is not None and ours.q_proj.bias is not None:
+        for proj, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_bias.chunk(3)):
+            proj.bias.copy_(b)
+        ours.out_proj.bias.copy_(theirs.out_proj.bias)
+    return ours

@@ -1,0 +1,245 @@
+"""The Transformer block and the encoder–decoder Transformer (Vaswani et al. 2017).
+
+Notebook 07 builds layer normalization, the position-wise feed-forward network and the
+residual "Add & Norm" wiring, then shows that :class:`EncoderLayer` and
+:class:`DecoderLayer` equal ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``
+(both ``norm_first`` settings) once weights are copied with :func:`load_torch_layer`.
+
+Masks follow :mod:`lmcourse.attention`: bool, ``True`` = may attend. (PyTorch's
+``*_key_padding_mask`` and boolean ``*_mask`` arguments mean the opposite: True = blocked.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import attention as _attn
+from .attention import MultiHeadAttention, causal_mask, padding_mask
+from .positions import SinusoidalPositions
+
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+class LayerNorm(nn.Module):
+    """Normalize each vector over its last axis to mean 0, variance 1, then scale and shift.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance, for x of
+    shape (…, d_model). Parameter names match ``nn.LayerNorm``; ``bias=False`` drops the shift.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5, bias: bool = True):
+        super().__init__()
+        self.d_model, self.eps = d_model, eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have last dimension d_model={self.d_model}; got {tuple(x.shape)}")
+        return F.layer_norm(x, (self.d_model,), self.weight, self.bias, self.eps)
+
+
+class FeedForward(nn.Module):
+    """The position-wise feed-forward network: ``linear2(dropout(act(linear1(x))))``, (…, d_model) -> (…, d_model).
+
+    The same two-layer MLP is applied to every position on its own; ``d_ff`` (usually
+    4·d_model) is the width of the hidden layer.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        self.act = _ACTIVATIONS[activation]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear2(self.dropout(self.act(self.linear1(x))))   # (…, C) -> (…, d_ff) -> (…, C)
+
+
+class EncoderLayer(nn.Module):
+    """One encoder layer: self-attention and a feed-forward network, each inside a residual.
+
+    ``norm_first=False`` is the paper's post-norm ``x = norm(x + sublayer(x))``;
+    ``norm_first=True`` is GPT-2's pre-norm ``x = x + sublayer(norm(x))``. ``forward(x, mask)``
+    maps (B, T, d_model) -> (B, T, d_model); ``mask`` is bool, True = may attend (e.g. a
+    (B, 1, 1, T) padding mask).
+    """
+
+    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, activation: str = "relu",
+                 norm_first: bool = False, bias: bool = True, eps: float = 1e-5):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, n_head, dropout, bias)
+        self.ff = FeedForward(d_model, d_ff, dropout, activation, bias)
+        self.norm1, self.norm2 = LayerNorm(d_model, eps, bias), LayerNorm(d_model, eps, bias)
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def _sa(self, x, mask):
+        return self.dropout1(self.self_attn(x, mask=mask))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), mask)
+            x = x + self.dropout2(self.ff(self.norm2(x)))
+        else:
+            x = self.norm1(x + self._sa(x, mask))
+            x = self.norm2(x + self.dropout2(self.ff(x)))
+        return x
+
+
+class DecoderLayer(nn.Module):
+    """One decoder layer: masked self-attention, cross-attention to the encoder, feed-forward.
+
+    ``forward(x, memory, self_mask, memory_mask)``: x (B, T_tgt, d_model), memory
+    (B, T_src, d_model) -> (B, T_tgt, d_model). Self-attention is causal unless
+    ``is_causal=False``; ``self_mask`` (e.g. target padding) is combined with it.
+    ``memory_mask`` (e.g. the source padding mask, (B, 1, 1, T_src)) limits cross-attention.
+    """
+
+    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, activation: str = "relu",
+                 norm_first: bool = False, bias: bool = True, eps: float = 1e-5):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, n_head, dropout, bias)
+        self.cross_attn = MultiHeadAttention(d_model, n_head, dropout, bias)
+        self.ff = FeedForward(d_model, d_ff, dropout, activation, bias)
+        self.norm1, self.norm2, self.norm3 = (LayerNorm(d_model, eps, bias) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+
+    def _sa(self, x, mask, is_causal):
+        return self.dropout1(self.self_attn(x, mask=mask, is_causal=is_causal))
+
+    def _ca(self, x, memory, mask):
+        return self.dropout2(self.cross_attn(x, memory, mask=mask))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
+                memory_mask: torch.Tensor | None = None, *, is_causal: bool = True) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), self_mask, is_causal)
+            x = x + self._ca(self.norm2(x), memory, memory_mask)
+            x = x + self.dropout3(self.ff(self.norm3(x)))
+        else:
+            x = self.norm1(x + self._sa(x, self_mask, is_causal))
+            x = self.norm2(x + self._ca(x, memory, memory_mask))
+            x = self.norm3(x + self.dropout3(self.ff(x)))
+        return x
+
+
+@dataclass
+class TransformerConfig:
+    """Sizes of an encoder–decoder Transformer; the defaults are the paper's base model."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 512
+    n_head: int = 8
+    n_layer: int = 6          # encoder layers and decoder layers (each)
+    d_ff: int = 2048
+    dropout: float = 0.1
+    max_len: int = 512        # longest source or target sequence
+    pad_id: int = 0
+    norm_first: bool = False
+    tie_weights: bool = True  # the output projection shares the target embedding matrix
+
+
+class Transformer(nn.Module):
+    """The encoder–decoder Transformer: source ids (B, S) and target ids (B, T) -> logits (B, T, tgt_vocab).
+
+    Embeddings are scaled by √d_model and added to sinusoidal positions. Padding
+    (``pad_id``) is masked in every attention that reads it, and the decoder is causal.
+    ``encode(src)`` returns the memory (B, S, d_model); ``decode(tgt, memory, src)`` the logits.
+    A pre-norm model (``norm_first=True``) ends both stacks with a LayerNorm.
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        c = self.config = config
+        self.src_embed = nn.Embedding(c.src_vocab_size, c.d_model)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
+        self.positions = SinusoidalPositions(c.d_model, c.max_len)
+        self.dropout = nn.Dropout(c.dropout)
+        layer_args = (c.d_model, c.n_head, c.d_ff, c.dropout, "relu", c.norm_first)
+        self.encoder = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(c.n_layer))
+        self.decoder = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(c.n_layer))
+        self.enc_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.dec_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size, bias=False)
+        if c.tie_weights:
+            self.lm_head.weight = self.tgt_embed.weight
+
+    def _embed(self, embed: nn.Embedding, ids: torch.Tensor, name: str) -> torch.Tensor:
+        if ids.ndim != 2 or ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+            raise ValueError(f"{name} must be a (B, T) tensor of token ids; got {tuple(ids.shape)} {ids.dtype}")
+        return self.dropout(self.positions(embed(ids) * self.config.d_model ** 0.5))
+
+    def encode(self, src: torch.Tensor) -> torch.Tensor:
+        x = self._embed(self.src_embed, src, "src")                       # (B, S) -> (B, S, C)
+        mask = padding_mask(src, self.config.pad_id)                      # (B, 1, 1, S)
+        for layer in self.encoder:
+            x = layer(x, mask)
+        return self.enc_norm(x)
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        y = self._embed(self.tgt_embed, tgt, "tgt")                       # (B, T) -> (B, T, C)
+        self_mask = padding_mask(tgt, self.config.pad_id)                 # causal part is added by each layer
+        memory_mask = padding_mask(src, self.config.pad_id)
+        for layer in self.decoder:
+            y = layer(y, memory, self_mask, memory_mask)
+        return self.lm_head(self.dec_norm(y))                             # (B, T, C) -> (B, T, V_tgt)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        if src.shape[0] != tgt.shape[0]:
+            raise ValueError(f"src and tgt must have the same batch size; got {src.shape[0]} and {tgt.shape[0]}")
+        return self.decode(tgt, self.encode(src), src)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of distinct trainable numbers in ``module`` (tied weights count once)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def layer_parameter_count(d_model: int, d_ff: int, *, decoder: bool = False, bias: bool = True) -> int:
+    """Parameters of one encoder (or decoder) layer, from the formula.
+
+    Attention: 4 projections of d×d (+ d biases each). FFN: d×d_ff + d_ff×d (+ d_ff + d).
+    LayerNorm: 2d each. An encoder layer has 1 attention and 2 norms, a decoder layer 2 and 3.
+    """
+    d = d_model
+    attn = 4 * d * d + (4 * d if bias else 0)
+    ffn = 2 * d * d_ff + ((d_ff + d) if bias else 0)
+    norm = 2 * d if bias else d
+    return (2 * attn + ffn + 3 * norm) if decoder else (attn + ffn + 2 * norm)
+
+
+@torch.no_grad()
+def load_torch_layer(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> EncoderLayer | DecoderLayer:
+    """Copy the weights of ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` into ``ours``.
+
+    The layers must agree on kind, sizes and ``norm_first``; returns ``ours``.
+    """
+    pairs = {EncoderLayer: nn.TransformerEncoderLayer, DecoderLayer: nn.TransformerDecoderLayer}
+    if not isinstance(theirs, pairs[type(ours)]):
+        raise TypeError(f"theirs must be a {pairs[type(ours)].__name__} to load into {type(ours).__name__}; "
+                        f"got {type(theirs).__name__}")
+    if theirs.norm_first != ours.norm_first:
+        raise ValueError(f"theirs must have norm_first={ours.norm_first}; got {theirs.norm_first}")
+    _attn.load_torch_mha(ours.self_attn, theirs.self_attn)
+    if isinstance(ours, DecoderLayer):
+        _attn.load_torch_mha(ours.cross_attn, theirs.multihead_attn)
+    ours.ff.linear1.load_state_dict(theirs.linear1.state_dict())
+    ours.ff.linear2.load_state_dict(theirs.linear2.state_dict())
+    norms = ("norm1", "norm2", "norm3") if isinstance(ours, DecoderLayer) else ("norm1", "norm2")
+    for name in norms:
+        getattr(ours, name).load_state_dict(getattr(theirs, name).state_dict())
+    return ours
+
+
+__all__ = ["LayerNorm", "FeedForward", "EncoderLayer", "DecoderLayer", "TransformerConfig", "Transformer",
+           "count_parameters", "layer_parameter_count", "load_torch_layer", "causal_mask", "padding_mask"]

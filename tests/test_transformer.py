@@ -1,0 +1,221 @@
+"""lmcourse.transformer layers equal PyTorch's Transformer layers, the encoder–decoder is causal and
+ignores padding, parameter formulas match the modules, and bad input is refused clearly."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lmcourse.attention import causal_mask, padding_mask
+from lmcourse.transformer import (DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Transformer,
+                                  TransformerConfig, count_parameters, layer_parameter_count, load_torch_layer)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_mha_fastpath():
+    """PyTorch's inference fast path returns zeros at padded positions; compare with its plain path."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    yield
+    torch.backends.mha.set_fastpath_enabled(before)
+
+
+def _tokens(b, t, pad_from):
+    tokens = torch.randint(1, 9, (b, t))
+    tokens[-1, pad_from:] = 0
+    return tokens
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_norm_matches_nn_layernorm_forward_and_backward(bias):
+    ours, theirs = LayerNorm(10, bias=bias), nn.LayerNorm(10, bias=bias)
+    with torch.no_grad():
+        theirs.weight.normal_()
+        ours.weight.copy_(theirs.weight)
+        if bias:
+            theirs.bias.normal_()
+            ours.bias.copy_(theirs.bias)
+    x = torch.randn(3, 4, 10, requires_grad=True) * 4 + 2
+    torch.testing.assert_close(ours(x), theirs(x))
+    g1 = torch.autograd.grad(ours(x).pow(2).sum(), x)[0]
+    g2 = torch.autograd.grad(theirs(x).pow(2).sum(), x)[0]
+    torch.testing.assert_close(g1, g2)
+
+
+def test_feed_forward_is_position_wise():
+    ff = FeedForward(8, 32, activation="gelu")
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(ff(x)[:, 3], ff(x[:, 3]))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_encoder_layer_matches_nn_transformer_encoder_layer(norm_first, activation):
+    theirs = nn.TransformerEncoderLayer(16, 4, 48, dropout=0.0, activation=activation, batch_first=True,
+                                        norm_first=norm_first).eval()
+    ours = load_torch_layer(EncoderLayer(16, 4, 48, activation=activation, norm_first=norm_first), theirs).eval()
+    x, tokens = torch.randn(3, 7, 16, requires_grad=True), _tokens(3, 7, pad_from=4)
+    out, ref = ours(x, padding_mask(tokens, 0)), theirs(x, src_key_padding_mask=tokens == 0)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(ref.sum(), x)[0])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_with_a_causal_mask_matches_pytorch(norm_first):
+    theirs = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True, norm_first=norm_first).eval()
+    ours = load_torch_layer(EncoderLayer(16, 2, 32, norm_first=norm_first), theirs).eval()
+    x = torch.randn(2, 6, 16)
+    torch.testing.assert_close(ours(x, causal_mask(6)), theirs(x, src_mask=~causal_mask(6)))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_nn_transformer_decoder_layer(norm_first):
+    theirs = nn.TransformerDecoderLayer(16, 4, 48, dropout=0.0, batch_first=True, norm_first=norm_first).eval()
+    ours = load_torch_layer(DecoderLayer(16, 4, 48, norm_first=norm_first), theirs).eval()
+    y, memory = torch.randn(2, 5, 16, requires_grad=True), torch.randn(2, 8, 16)
+    tgt, src = _tokens(2, 5, pad_from=3), _tokens(2, 8, pad_from=6)
+    ref = theirs(y, memory, tgt_mask=~causal_mask(5), tgt_key_padding_mask=tgt == 0,
+                 memory_key_padding_mask=src == 0)
+    out = ours(y, memory, padding_mask(tgt, 0), padding_mask(src, 0))
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(torch.autograd.grad(out.sum(), y)[0], torch.autograd.grad(ref.sum(), y)[0])
+
+
+def test_decoder_layer_without_causal_mask_matches_pytorch_without_tgt_mask():
+    theirs = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+    ours = load_torch_layer(DecoderLayer(8, 2, 16), theirs).eval()
+    y, memory = torch.randn(2, 4, 8), torch.randn(2, 3, 8)
+    torch.testing.assert_close(ours(y, memory, is_causal=False), theirs(y, memory))
+
+
+def test_dropout_is_active_in_training_and_off_in_eval():
+    layer = EncoderLayer(16, 4, 32, dropout=0.5)
+    x = torch.randn(2, 5, 16)
+    layer.train()
+    assert not torch.allclose(layer(x), layer(x))
+    layer.eval()
+    torch.testing.assert_close(layer(x), layer(x))
+
+
+def _small_model(**overrides):
+    cfg = dict(src_vocab_size=11, tgt_vocab_size=13, d_model=16, n_head=4, n_layer=2, d_ff=32, dropout=0.0, max_len=20)
+    cfg.update(overrides)
+    return Transformer(TransformerConfig(**cfg)).eval()
+
+
+def test_transformer_logits_have_the_target_vocabulary_and_the_decoder_is_causal():
+    model = _small_model()
+    src, tgt = torch.randint(1, 11, (2, 6)), torch.randint(1, 13, (2, 5))
+    logits = model(src, tgt)
+    assert logits.shape == (2, 5, 13)
+    changed = tgt.clone()
+    changed[:, 3:] = (changed[:, 3:] % 12) + 1
+    torch.testing.assert_close(model(src, changed)[:, :3], logits[:, :3])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_padding_does_not_change_the_real_positions(norm_first):
+    model = _small_model(norm_first=norm_first)
+    src, tgt = torch.randint(1, 11, (1, 4)), torch.randint(1, 13, (1, 3))
+    padded_src = torch.cat([src, torch.zeros(1, 3, dtype=torch.long)], dim=1)
+    padded_tgt = torch.cat([tgt, torch.zeros(1, 2, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(model(padded_src, padded_tgt)[:, :3], model(src, tgt), atol=1e-5, rtol=1e-5)
+
+
+def test_transformer_ties_output_and_target_embedding_weights():
+    model = _small_model()
+    assert model.lm_head.weight is model.tgt_embed.weight
+    untied = _small_model(tie_weights=False)
+    assert count_parameters(untied) == count_parameters(model) + 13 * 16
+
+
+def test_transformer_learns_to_copy_a_short_pair():
+    model = _small_model().train()
+    src, tgt_in, tgt_out = torch.tensor([[3, 4, 5]]), torch.tensor([[1, 6, 7, 8]]), torch.tensor([[6, 7, 8, 2]])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(40):
+        loss = F.cross_entropy(model(src, tgt_in).flatten(0, 1), tgt_out.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.eval()(src, tgt_in).argmax(-1).tolist() == tgt_out.tolist()
+
+
+@pytest.mark.parametrize("d_model, d_ff, bias", [(512, 2048, True), (16, 7, True), (32, 64, False)])
+def test_parameter_formula_matches_sum_of_numel(d_model, d_ff, bias):
+    assert layer_parameter_count(d_model, d_ff, bias=bias) == count_parameters(EncoderLayer(d_model, 4, d_ff, bias=bias))
+    assert layer_parameter_count(d_model, d_ff, decoder=True, bias=bias) == \
+        count_parameters(DecoderLayer(d_model, 4, d_ff, bias=bias))
+
+
+def test_parameter_count_matches_pytorch_layers():
+    assert count_parameters(EncoderLayer(64, 4, 256)) == count_parameters(nn.TransformerEncoderLayer(64, 4, 256))
+    assert count_parameters(DecoderLayer(64, 4, 256)) == count_parameters(nn.TransformerDecoderLayer(64, 4, 256))
+
+
+def test_full_model_count_is_embeddings_plus_layers():
+    with torch.device("meta"):
+        model = Transformer(TransformerConfig(1000, 800, d_model=64, n_head=4, n_layer=3, d_ff=128, norm_first=True))
+    layers = 3 * (layer_parameter_count(64, 128) + layer_parameter_count(64, 128, decoder=True))
+    assert count_parameters(model) == 1000 * 64 + 800 * 64 + layers + 2 * 2 * 64   # + two final LayerNorms
+
+
+def test_layer_norm_rejects_the_wrong_width():
+    with pytest.raises(ValueError, match=r"last dimension d_model=8; got \(2, 6\)"):
+        LayerNorm(8)(torch.randn(2, 6))
+
+
+def test_feed_forward_rejects_an_unknown_activation():
+    with pytest.raises(ValueError, match="activation must be one of relu, gelu; got 'tanh'"):
+        FeedForward(8, 16, activation="tanh")
+
+
+def test_layers_refuse_mismatched_heads_and_bad_masks():
+    with pytest.raises(ValueError, match="d_model must be divisible by n_head"):
+        EncoderLayer(10, 4, 20)
+    layer = EncoderLayer(8, 2, 16)
+    with pytest.raises(ValueError, match=r"mask must be \(5, 5\) or broadcastable"):
+        layer(torch.randn(2, 5, 8), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="torch.bool"):
+        layer(torch.randn(2, 5, 8), (torch.ones(2, 5) > 0).float())
+
+
+def test_decoder_layer_refuses_memory_of_another_width_or_batch():
+    layer = DecoderLayer(8, 2, 16)
+    with pytest.raises(ValueError, match=r"kv must be \(B, T, d_model=8\)"):
+        layer(torch.randn(2, 5, 8), torch.randn(2, 3, 6))
+    with pytest.raises(ValueError, match="same batch size"):
+        layer(torch.randn(2, 5, 8), torch.randn(3, 3, 8))
+
+
+def test_transformer_refuses_bad_ids_long_sequences_and_batch_mismatch():
+    model = _small_model(max_len=6)
+    with pytest.raises(ValueError, match=r"src must be a \(B, T\) tensor of token ids"):
+        model(torch.randn(2, 4), torch.randint(0, 13, (2, 3)))
+    with pytest.raises(ValueError, match=r"longer than the positional table \(max_len=6\)"):
+        model(torch.randint(1, 11, (1, 7)), torch.randint(1, 13, (1, 3)))
+    with pytest.raises(ValueError, match="same batch size"):
+        model(torch.randint(1, 11, (2, 4)), torch.randint(1, 13, (3, 3)))
+
+
+def test_load_torch_layer_refuses_the_wrong_kind_or_norm_position():
+    with pytest.raises(TypeError, match="theirs must be a TransformerDecoderLayer"):
+        load_torch_layer(DecoderLayer(8, 2, 16), nn.TransformerEncoderLayer(8, 2, 16))
+    with pytest.raises(ValueError, match="theirs must have norm_first=True"):
+        load_torch_layer(EncoderLayer(8, 2, 16, norm_first=True), nn.TransformerEncoderLayer(8, 2, 16))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_transformer_runs_on_cuda_under_bf16_autocast_and_backpropagates():
+    model = _small_model().to("cuda").train()
+    src, tgt = torch.randint(1, 11, (3, 6), device="cuda"), torch.randint(1, 13, (3, 5), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = model(src, tgt)
+    assert logits.shape == (3, 5, 13) and torch.isfinite(logits).all()
+    logits.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
