@@ -1,0 +1,313 @@
+"""A GPT: a decoder-only Transformer that predicts the next token (Radford et al. 2018, 2019).
+
+Notebook 09 builds it from the pieces of notebooks 05–07 and trains it on Shakespeare:
+
+    idx (B, T) -> token embedding + learned position -> n_layer pre-norm blocks -> LayerNorm
+               -> linear head tied to the token embedding -> logits (B, T, vocab_size)
+
+Each :class:`Block` is GPT-2's pre-norm block, ``x = x + attn(ln_1(x))``,
+``x = x + mlp(ln_2(x))``, composed from :class:`lmcourse.transformer.LayerNorm` and
+:class:`lmcourse.transformer.FeedForward`. :class:`CausalSelfAttention` projects q, k and v
+with one fused matrix, uses ``F.scaled_dot_product_attention`` (``is_causal``) for speed,
+can return its weights through :func:`lmcourse.attention.attention` for plotting, and reuses
+past keys and values from a :class:`KVCache` when generating one token at a time.
+The config names are nanoGPT's, so the code reads side by side with it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import sampling
+from .attention import attention, causal_mask
+from .positions import LearnedPositions
+from .transformer import FeedForward, LayerNorm
+
+
+@dataclass
+class GPTConfig:
+    """Sizes of a GPT. The defaults are a small character-level model (nanoGPT's CPU sizes)."""
+
+    block_size: int = 64      # longest context, in tokens
+    vocab_size: int = 65      # tinyshakespeare has 65 distinct characters
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128         # the model width C; each head gets n_embd // n_head
+    dropout: float = 0.0
+    bias: bool = True         # biases in the linear layers and LayerNorms (GPT-2: True)
+
+    def __post_init__(self):
+        for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be divisible by n_head; got n_embd={self.n_embd}, n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+
+
+class KVCache:
+    """The keys and values every layer has computed so far, so a new token need not recompute them.
+
+    Buffers of shape (n_layer, B, n_head, block_size, head_dim) are allocated once;
+    :meth:`update` writes a layer's new keys/values at positions ``length…`` and returns all
+    of them up to the end of the new ones; :meth:`advance` moves ``length`` on after the last
+    layer. ``length`` is also the position of the next token (its offset for the position
+    embedding).
+    """
+
+    def __init__(self, config: GPTConfig, batch_size: int, *, device=None, dtype=torch.float32):
+        hs = config.n_embd // config.n_head
+        shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.block_size, self.length = config.block_size, 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``k``, ``v`` (B, nh, T, hs) of ``layer``; return its keys and values (B, nh, length + T, hs)."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.block_size:
+            raise ValueError(f"the cache holds at most block_size={self.block_size} positions; "
+                             f"{self.length} stored + {k.shape[2]} new = {end}")
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def advance(self, t: int) -> None:
+        self.length += t
+
+
+class CausalSelfAttention(nn.Module):
+    """Masked multi-head self-attention with one fused q/k/v projection: (B, T, C) -> (B, T, C).
+
+    ``c_attn`` (C -> 3C) holds W_q, W_k, W_v stacked, ``c_proj`` (C -> C) mixes the heads.
+    The fast path is ``F.scaled_dot_product_attention``; ``need_weights=True`` runs the
+    written-out :func:`lmcourse.attention.attention` instead and also returns the weights
+    (B, nh, T, T_k). With a ``cache`` the queries are the last T of ``cache.length + T``
+    positions and the mask is aligned bottom-right (each new token sees everything before it).
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, *, need_weights: bool = False):
+        B, T, C = x.shape
+        hs = C // self.n_head
+        q, k, v = self.c_attn(x).split(C, dim=2)                          # (B, T, 3C) -> 3 × (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # -> (B, nh, T, hs)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)                              # (B, nh, T_k, hs), T_k = past + T
+        T_k = k.shape[2]
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            y, weights = attention(q, k, v, causal_mask(T, T_k, device=x.device), dropout_p=p)
+        elif T == T_k:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        elif T == 1:                                                      # one new token sees every cached key
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        else:                                                             # a chunk after a cached prefix
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(T, T_k, device=x.device), dropout_p=p)
+        y = y.transpose(1, 2).reshape(B, T, C)                            # (B, nh, T, hs) -> (B, T, C)
+        y = self.c_proj(y)
+        return (y, weights) if need_weights else y
+
+
+class Block(nn.Module):
+    """GPT-2's pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``; (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        C = config.n_embd
+        self.ln_1 = LayerNorm(C, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = LayerNorm(C, bias=config.bias)
+        self.mlp = FeedForward(C, 4 * C, dropout=0.0, activation="gelu", bias=config.bias)
+        self.drop = nn.Dropout(config.dropout)                            # on each residual branch
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, *, need_weights: bool = False):
+        a = self.attn(self.ln_1(x), cache, layer, need_weights=need_weights)
+        a, weights = a if need_weights else (a, None)
+        x = x + self.drop(a)
+        x = x + self.drop(self.mlp(self.ln_2(x)))
+        return (x, weights) if need_weights else x
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer language model: ``forward(idx, targets=None) -> (logits, loss)``.
+
+    ``idx`` (B, T) token ids with T <= block_size; ``logits`` (B, T, vocab_size) score the
+    next token at every position; ``loss`` is the mean cross-entropy against ``targets``
+    (B, T) (``-1`` = ignore), or ``None``. The output head shares its weight matrix with the
+    token embedding (weight tying). Weights start as in GPT-2: N(0, 0.02), biases 0, and
+    the two residual projections of every block scaled by 1/√(2·n_layer).
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise ValueError(f"config must be a GPTConfig; got {type(config).__name__}")
+        self.config = c = config
+        self.wte = nn.Embedding(c.vocab_size, c.n_embd)                   # token embedding
+        self.wpe = LearnedPositions(c.block_size, c.n_embd)               # learned position embedding
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight                              # weight tying: one (V, C) matrix
+        self.apply(self._init_weights)
+        for block in self.blocks:                                          # GPT-2: scale the residual projections
+            for proj in (block.attn.c_proj, block.mlp.linear2):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def _check_idx(self, idx: torch.Tensor, offset: int = 0) -> None:
+        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
+            shape = (tuple(idx.shape), idx.dtype) if isinstance(idx, torch.Tensor) else type(idx).__name__
+            raise ValueError(f"idx must be a (B, T) tensor of torch.long token ids; got {shape}")
+        if offset + idx.shape[1] > self.config.block_size:
+            raise ValueError(f"sequence length {offset + idx.shape[1]} is longer than block_size="
+                             f"{self.config.block_size}; crop the input to its last block_size tokens "
+                             "(generate() does this for you)")
+
+    def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None, need_weights: bool = False):
+        offset = cache.length if cache is not None else 0
+        self._check_idx(idx, offset)
+        x = self.drop(self.wpe(self.wte(idx), offset=offset))            # (B, T) -> (B, T, C)
+        weights = []
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer, need_weights=need_weights)
+            if need_weights:
+                x, w = x
+                weights.append(w)
+        if cache is not None:
+            cache.advance(idx.shape[1])
+        return self.ln_f(x), weights
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        x, _ = self._hidden(idx)
+        logits = self.lm_head(x)                                           # (B, T, C) -> (B, T, V)
+        if targets is None:
+            return logits, None
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}; got {tuple(targets.shape)}")
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    @torch.no_grad()
+    def logits_and_attention(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) and every layer's attention weights (n_layer, B, n_head, T, T), in eval mode.
+
+        Runs the written-out attention (not the fast path) so the weights exist; the
+        logits are the same as ``forward``'s, which makes the weights the ones the model uses.
+        """
+        was_training = self.training
+        self.eval()
+        x, weights = self._hidden(idx, need_weights=True)
+        self.train(was_training)
+        return self.lm_head(x), torch.stack(weights)
+
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """Every layer's attention weights for ``idx`` (B, T): (n_layer, B, n_head, T, T), for plotting."""
+        return self.logits_and_attention(idx)[1]
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty :class:`KVCache` for this model, on its device and dtype."""
+        w = self.wte.weight
+        return KVCache(self.config, batch_size, device=w.device, dtype=w.dtype)
+
+    def next_logits(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits for the token after ``idx``: (B, T) -> (B, V). With a ``cache``, ``idx`` is only the new tokens."""
+        x, _ = self._hidden(idx, cache)
+        return self.lm_head(x[:, -1])                                      # only the last position is needed
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, *, greedy: bool = False, use_cache: bool = True,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Continue ``idx`` (B, T) by ``max_new_tokens`` tokens: returns (B, T + max_new_tokens).
+
+        Each step takes the logits of the last position and picks a token with
+        :func:`lmcourse.sampling.sample_next` (``greedy=True`` for the arg-max). With
+        ``use_cache`` the keys and values of earlier tokens are kept in a :class:`KVCache`,
+        so each step feeds one token instead of the whole context; the tokens are the same
+        as without it. Once the context outgrows ``block_size`` both paths recompute the
+        last ``block_size`` tokens (the learned positions shift, so cached keys go stale).
+        Runs in eval mode (no dropout) and restores the previous mode.
+        """
+        sampling.check_sampling_args(temperature, top_k, top_p)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0; got {max_new_tokens!r}")
+        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] < 1:
+            shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+            raise ValueError(f"idx must be a (B, T) tensor with at least one token (the prompt); got {shape}")
+        was_training = self.training
+        self.eval()
+        block, cache = self.config.block_size, None
+        for _ in range(max_new_tokens):
+            if use_cache and idx.shape[1] <= block:
+                if cache is None:
+                    cache = self.new_cache(idx.shape[0])
+                    logits = self.next_logits(idx, cache)                  # prefill: the whole prompt once
+                else:
+                    logits = self.next_logits(idx[:, -1:], cache)          # then one token per step
+            else:
+                logits = self.next_logits(idx[:, -block:])                 # recompute the whole (cropped) context
+            nxt = sampling.sample_next(logits, temperature, top_k, top_p, greedy=greedy, generator=generator)
+            idx = torch.cat((idx, nxt), dim=1)
+        self.train(was_training)
+        return idx
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict, config: GPTConfig) -> GPT:
+        """A new GPT with ``config``, loaded from ``state_dict``; a clear error if they do not match.
+
+        Every missing or unexpected key and every parameter whose shape differs is named, with
+        the config that was asked for (so a checkpoint of another size cannot load silently
+        or fail with a wall of text).
+        """
+        model = cls(config)
+        ours = model.state_dict()
+        missing = sorted(set(ours) - set(state_dict))
+        extra = sorted(set(state_dict) - set(ours))
+        shapes = [f"{k}: {tuple(state_dict[k].shape)} in the state dict, {tuple(ours[k].shape)} in the model"
+                  for k in ours if k in state_dict and tuple(state_dict[k].shape) != tuple(ours[k].shape)]
+        if missing or extra or shapes:
+            parts = ([f"missing keys {missing[:5]}"] if missing else []) + \
+                    ([f"unexpected keys {extra[:5]}"] if extra else []) + shapes[:5]
+            sizes = ", ".join(f"{k}={v}" for k, v in asdict(config).items())
+            raise ValueError(f"state_dict does not fit GPTConfig({sizes}): " + "; ".join(parts))
+        model.load_state_dict(state_dict)
+        return model
+
+
+def parameter_count(config: GPTConfig) -> int:
+    """Parameters of ``GPT(config)`` from the formula (the tied head counts once).
+
+    Embeddings V·C + block_size·C; per block 12·C² + 13·C with biases (attention 4C² + 4C,
+    MLP 8C² + 5C, two LayerNorms 4C) or 12·C² + 2·C without; the final LayerNorm 2C (or C).
+    """
+    C, L = config.n_embd, config.n_layer
+    per_block = 12 * C * C + (13 * C if config.bias else 2 * C)
+    final_norm = 2 * C if config.bias else C
+    return config.vocab_size * C + config.block_size * C + L * per_block + final_norm
+
+
+__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "KVCache", "parameter_count"]
