@@ -11,18 +11,7 @@ from lmcourse.attention import (MultiHeadAttention, attention, causal_mask, chec
                                 padding_mask)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_mha_fastpath():
-    """nn.MultiheadAttention's inference fast path returns zeros at padded positions; compare the plain path."""
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    yield
-    torch.backends.mha.set_fastpath_enabled(before)
+pytestmark = pytest.mark.usefixtures("seeded", "no_mha_fastpath")
 
 
 def _masks(b=2, t=6):

@@ -11,18 +11,7 @@ from lmcourse.transformer import (DecoderLayer, EncoderLayer, FeedForward, Layer
                                   TransformerConfig, count_parameters, layer_parameter_count, load_torch_layer)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_mha_fastpath():
-    """PyTorch's inference fast path returns zeros at padded positions; compare with its plain path."""
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    yield
-    torch.backends.mha.set_fastpath_enabled(before)
+pytestmark = pytest.mark.usefixtures("seeded", "no_mha_fastpath")
 
 
 def _tokens(b, t, pad_from):
