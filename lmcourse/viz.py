@@ -92,12 +92,13 @@ def use_course_style() -> None:
 def heatmap(matrix, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None, *,
             ax=None, title: str | None = None, xlabel: str = "key", ylabel: str = "query",
             annotate: bool | None = None, vmin: float | None = None, vmax: float | None = None,
-            colorbar: bool = True, cmap: str = CMAP):
+            colorbar: bool = True, cmap: str = CMAP, fmt: str = ".2f"):
     """Draw a 2-D matrix (e.g. attention weights, shape (T_q, T_k)) with token labels.
 
     ``matrix`` may be a tensor or array; ``x_labels`` name its columns (keys) and
     ``y_labels`` its rows (queries). Values are written in the cells when the matrix is
-    small (``annotate=None`` decides). Returns the matplotlib ``Axes``.
+    small (``annotate=None`` decides), formatted with ``fmt`` (``"d"`` for counts such as a
+    confusion matrix). Returns the matplotlib ``Axes``.
     """
     data = matrix.detach().cpu().float().numpy() if hasattr(matrix, "detach") else np.asarray(matrix, float)
     if data.ndim != 2:
@@ -112,11 +113,11 @@ def heatmap(matrix, x_labels: Sequence[str] | None = None, y_labels: Sequence[st
             fig = Figure(figsize=(max(3.5, 0.5 * cols + 2), max(3.0, 0.45 * rows + 1.5)))
             ax = fig.add_subplot()
         _draw_heatmap(ax, data, x_labels, y_labels, title, xlabel, ylabel, annotate, vmin, vmax,
-                      colorbar, cmap)
+                      colorbar, cmap, fmt)
     return ax
 
 
-def _draw_heatmap(ax, data, x_labels, y_labels, title, xlabel, ylabel, annotate, vmin, vmax, colorbar, cmap):
+def _draw_heatmap(ax, data, x_labels, y_labels, title, xlabel, ylabel, annotate, vmin, vmax, colorbar, cmap, fmt):
     rows, cols = data.shape
     image = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.grid(False)
@@ -132,7 +133,8 @@ def _draw_heatmap(ax, data, x_labels, y_labels, title, xlabel, ylabel, annotate,
         mid = (np.nanmax(data) + np.nanmin(data)) / 2
         for i in range(rows):
             for j in range(cols):
-                ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                value = int(round(data[i, j])) if fmt.endswith("d") else data[i, j]
+                ax.text(j, i, f"{value:{fmt}}", ha="center", va="center", fontsize=8,
                         color="black" if data[i, j] > mid else "white")
     ax.set_xlabel(safe_label(xlabel))
     ax.set_ylabel(safe_label(ylabel))

@@ -16,6 +16,11 @@ def test_heatmap_labels_both_axes_and_annotates_small_matrices():
     assert ax.images[0].get_cmap().name == viz.CMAP
 
 
+def test_heatmap_writes_counts_as_integers():
+    ax = viz.heatmap([[19, 1], [3, 17]], ["pos", "neg"], ["pos", "neg"], fmt="d")
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "17", "19", "3"]
+
+
 def test_heatmap_skips_numbers_on_big_matrices():
     ax = viz.heatmap(torch.rand(20, 20))
     assert len(ax.texts) == 0
