@@ -39,11 +39,17 @@ def load_minilm():
     The model is cached: calling this twice returns the same objects.
     """
     from transformers import AutoTokenizer, BertModel
+    from transformers.utils import logging as hf_logging
 
     path = minilm_path()
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = BertModel.from_pretrained(path, local_files_only=True, attn_implementation="eager",
-                                      add_pooling_layer=False)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected: no warning table
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = BertModel.from_pretrained(path, local_files_only=True, attn_implementation="eager",
+                                          add_pooling_layer=False)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     return tokenizer, model.eval()
 
 
