@@ -81,17 +81,24 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = LayerNorm(d_model, eps, bias), LayerNorm(d_model, eps, bias)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
-    def _sa(self, x, mask):
-        return self.dropout1(self.self_attn(x, mask=mask))
+    def _sa(self, x, mask, need_weights=False):
+        if need_weights:
+            y, weights = self.self_attn(x, mask=mask, need_weights=True)
+            return self.dropout1(y), weights
+        return self.dropout1(self.self_attn(x, mask=mask)), None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False):
+        """(B, T, d_model) -> (B, T, d_model); with ``need_weights=True`` also the attention
+        weights (B, n_head, T, T), returned as ``(x, weights)``."""
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), mask)
+            a, weights = self._sa(self.norm1(x), mask, need_weights)
+            x = x + a
             x = x + self.dropout2(self.ff(self.norm2(x)))
         else:
-            x = self.norm1(x + self._sa(x, mask))
+            a, weights = self._sa(x, mask, need_weights)
+            x = self.norm1(x + a)
             x = self.norm2(x + self.dropout2(self.ff(x)))
-        return x
+        return (x, weights) if need_weights else x
 
 
 class DecoderLayer(nn.Module):

@@ -1,0 +1,133 @@
+"""Data for pretraining an encoder: masked language modelling (MLM) and next-sentence prediction (NSP).
+
+BERT (Devlin et al. 2019) learns from unlabelled text with two self-made tasks. **MLM**:
+pick 15 % of the tokens (never [CLS], [SEP] or padding); the model must recover them. Of
+the picked tokens 80 % are replaced by [MASK], 10 % by a random token and 10 % are left
+unchanged, so the model cannot tell which visible tokens it will be asked about.
+Labels hold the original id at picked positions and ``-100`` (ignored by
+``F.cross_entropy``) everywhere else. **NSP**: two segments packed as
+``[CLS] A [SEP] B [SEP]`` with segment (token-type) ids 0 for ``[CLS] A [SEP]`` and 1 for
+``B [SEP]``; half the time B really follows A (label 0, IsNext), half the time it is a
+random segment (label 1, NotNext). Notebook 11 builds both and checks them against the
+Hugging Face data collator and tokenizer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+
+IGNORE_INDEX = -100   # label value that F.cross_entropy skips (its default ignore_index)
+
+
+def _check_prob(name: str, p) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1]; got {p!r}")
+
+
+def mask_tokens(ids: torch.Tensor, *, mask_id: int, vocab_size: int, special_ids: Sequence[int] = (),
+                mask_prob: float = 0.15, mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking: ``ids`` (B, T) -> ``(inputs, labels)``, both (B, T).
+
+    Each token not in ``special_ids`` is picked with probability ``mask_prob``. A picked
+    token becomes ``mask_id`` with probability ``mask_replace_prob``, a uniformly random id
+    in ``[0, vocab_size)`` with probability ``random_replace_prob``, and stays itself
+    otherwise. ``labels`` is the original id where picked, ``-100`` elsewhere. The random
+    draws happen in the same order as ``transformers.DataCollatorForLanguageModeling``, so
+    with the same seed both give the same result. ``ids`` is not modified.
+    """
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.dtype != torch.long:
+        got = (tuple(ids.shape), ids.dtype) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise ValueError(f"ids must be a (B, T) tensor of torch.long token ids; got {got}")
+    for name, p in (("mask_prob", mask_prob), ("mask_replace_prob", mask_replace_prob),
+                    ("random_replace_prob", random_replace_prob)):
+        _check_prob(name, p)
+    if mask_replace_prob + random_replace_prob > 1.0 + 1e-9:
+        raise ValueError(f"mask_replace_prob + random_replace_prob must be <= 1; got "
+                         f"{mask_replace_prob} + {random_replace_prob}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+        raise ValueError(f"vocab_size must be a positive int; got {vocab_size!r}")
+    inputs, labels = ids.clone(), ids.clone()
+    special = torch.isin(ids, torch.as_tensor(list(special_ids), dtype=torch.long))
+    probs = torch.full(ids.shape, float(mask_prob)).masked_fill(special, 0.0)
+    picked = torch.bernoulli(probs, generator=generator).bool()                       # ~15 % of real tokens
+    labels[~picked] = IGNORE_INDEX                                                    # loss only where picked
+    to_mask = torch.bernoulli(torch.full(ids.shape, float(mask_replace_prob)), generator=generator).bool() & picked
+    inputs[to_mask] = mask_id                                                         # 80 %: [MASK]
+    if mask_replace_prob == 1 or random_replace_prob == 0:
+        return inputs, labels
+    scaled = random_replace_prob / (1 - mask_replace_prob)                            # 0.1 of all = 0.5 of the rest
+    to_random = (torch.bernoulli(torch.full(ids.shape, scaled), generator=generator).bool()
+                 & picked & ~to_mask)
+    random_ids = torch.randint(vocab_size, ids.shape, dtype=torch.long, generator=generator)
+    inputs[to_random] = random_ids[to_random]                                         # 10 %: random token
+    return inputs, labels                                                             # 10 %: unchanged
+
+
+def mlm_batch(data: torch.Tensor, batch_size: int, block_size: int, *, mask_id: int, vocab_size: int,
+              special_ids: Sequence[int] = (), mask_prob: float = 0.15, generator: torch.Generator | None = None,
+              device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random blocks of ``data`` (1-D ids), masked with :func:`mask_tokens`: ``(inputs, labels)``, (B, T) each.
+
+    The MLM counterpart of :func:`lmcourse.batches.get_batch`: a ``(inputs, labels)`` pair
+    for ``model(inputs, labels) -> (logits, loss)``, so :func:`lmcourse.train.train` can use it.
+    """
+    from .batches import get_batch
+
+    blocks, _ = get_batch(data, batch_size, block_size, generator=generator)
+    inputs, labels = mask_tokens(blocks, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids,
+                                 mask_prob=mask_prob, generator=generator)
+    if device is not None:
+        inputs, labels = inputs.to(device), labels.to(device)
+    return inputs, labels
+
+
+def pack_pair(a: Sequence[int], b: Sequence[int], *, cls_id: int, sep_id: int) -> tuple[list[int], list[int]]:
+    """Pack two segments for BERT: ``[CLS] a [SEP] b [SEP]`` and its segment ids.
+
+    Returns ``(input_ids, token_type_ids)``, two lists of length ``len(a) + len(b) + 3``;
+    the segment id is 0 for ``[CLS]``, ``a`` and the first ``[SEP]``, 1 for ``b`` and the last.
+    """
+    for name, seg in (("a", a), ("b", b)):
+        if isinstance(seg, (str, bytes)) or not isinstance(seg, Sequence) or len(seg) == 0:
+            raise ValueError(f"{name} must be a non-empty sequence of token ids; got {seg!r:.60}")
+    ids = [cls_id, *a, sep_id, *b, sep_id]
+    types = [0] * (len(a) + 2) + [1] * (len(b) + 1)
+    return ids, types
+
+
+def nsp_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id: int, sep_id: int,
+                 rng: random.Random | None = None) -> list[tuple[list[int], list[int], int]]:
+    """``n`` next-sentence examples ``(input_ids, token_type_ids, label)`` from tokenized documents.
+
+    ``documents`` is a list of documents, each a list of segments (lists of ids). An example
+    takes a segment A and the segment after it in the same document; with probability 1/2
+    B is replaced by a random segment of a *different* document. ``label`` is 0 when B
+    really follows A (IsNext) and 1 otherwise (NotNext), as in BERT.
+    """
+    usable = [i for i, d in enumerate(documents) if len(d) >= 2]
+    if not usable:
+        raise ValueError("documents must include at least one document with 2 or more segments")
+    if len(documents) < 2:
+        raise ValueError(f"documents must hold at least 2 documents (NotNext segments come from another one); "
+                         f"got {len(documents)}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    rng = rng or random.Random()
+    examples = []
+    for _ in range(n):
+        d = rng.choice(usable)
+        i = rng.randrange(len(documents[d]) - 1)
+        a, b, label = documents[d][i], documents[d][i + 1], 0
+        if rng.random() < 0.5:
+            other = rng.choice([j for j in range(len(documents)) if j != d and len(documents[j]) > 0])
+            b, label = rng.choice(documents[other]), 1
+        ids, types = pack_pair(a, b, cls_id=cls_id, sep_id=sep_id)
+        examples.append((ids, types, label))
+    return examples
+
+
+__all__ = ["IGNORE_INDEX", "mask_tokens", "mlm_batch", "pack_pair", "nsp_examples"]

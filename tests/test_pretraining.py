@@ -1,0 +1,153 @@
+"""MLM masking follows BERT's 15 % and 80/10/10 rules and equals the Hugging Face collator; NSP pairs are packed right."""
+
+import random
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lmcourse.pretraining import IGNORE_INDEX, mask_tokens, mlm_batch, nsp_examples, pack_pair
+
+SPECIAL = [0, 1, 2]
+
+
+def _batch(b=200, t=100, vocab=500, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, vocab, (b, t), generator=g)
+    ids[:, 0], ids[:, -1] = 1, 2
+    ids[::2, -10:] = 0
+    return ids
+
+
+def test_mask_tokens_picks_15_percent_and_splits_80_10_10():
+    ids = _batch()
+    inputs, labels = mask_tokens(ids, mask_id=3, vocab_size=500, special_ids=SPECIAL,
+                                 generator=torch.Generator().manual_seed(1))
+    real = ~torch.isin(ids, torch.tensor(SPECIAL))
+    picked = labels != IGNORE_INDEX
+    n = int(real.sum())
+    rate = picked[real].float().mean().item()
+    assert abs(rate - 0.15) < 4 * (0.15 * 0.85 / n) ** 0.5                  # within 4 standard errors
+    m = int(picked.sum())
+    as_mask = (inputs[picked] == 3).float().mean().item()
+    kept = (inputs[picked] == ids[picked]).float().mean().item()
+    for share, p in ((as_mask, 0.8), (kept, 0.1 + 0.9 / 500), (1 - as_mask - kept, 0.1 - 0.1 / 500)):
+        assert abs(share - p) < 4 * (p * (1 - p) / m) ** 0.5
+
+
+def test_mask_tokens_never_touches_special_tokens_and_labels_only_picked():
+    ids = _batch()
+    inputs, labels = mask_tokens(ids, mask_id=3, vocab_size=500, special_ids=SPECIAL)
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    assert (labels[special] == IGNORE_INDEX).all() and torch.equal(inputs[special], ids[special])
+    picked = labels != IGNORE_INDEX
+    assert torch.equal(labels[picked], ids[picked])
+    assert torch.equal(inputs[~picked], ids[~picked])
+
+
+@settings(max_examples=30, deadline=None)
+@given(b=st.integers(1, 4), t=st.integers(1, 30), seed=st.integers(0, 2**31 - 1),
+       mask_prob=st.floats(0, 1))
+def test_mask_tokens_changes_only_picked_positions(b, t, seed, mask_prob):
+    ids = torch.randint(0, 50, (b, t), generator=torch.Generator().manual_seed(seed))
+    inputs, labels = mask_tokens(ids, mask_id=3, vocab_size=50, special_ids=SPECIAL, mask_prob=mask_prob,
+                                 generator=torch.Generator().manual_seed(seed))
+    picked = labels != IGNORE_INDEX
+    assert torch.equal(inputs[~picked], ids[~picked])
+    assert not picked[torch.isin(ids, torch.tensor(SPECIAL))].any()
+
+
+def test_mask_tokens_equals_huggingface_collator_with_the_same_seed():
+    from transformers import DataCollatorForLanguageModeling
+
+    from lmcourse.pretrained import encode_batch, load_minilm
+
+    tokenizer, _ = load_minilm()
+    batch = encode_batch(["the quick brown fox jumps over the lazy dog " * 4, "a short one", "to be or not to be"])
+    ids = batch["input_ids"]
+    special = torch.tensor([tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                            for row in ids.tolist()], dtype=torch.bool)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        theirs = collator.torch_mask_tokens(ids.clone(), special)
+        torch.manual_seed(seed)
+        ours = mask_tokens(ids, mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer),
+                           special_ids=tokenizer.all_special_ids)
+        assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+
+
+def test_mask_tokens_does_not_modify_its_input():
+    ids = _batch(4, 20)
+    before = ids.clone()
+    mask_tokens(ids, mask_id=3, vocab_size=500, special_ids=SPECIAL, mask_prob=1.0)
+    assert torch.equal(ids, before)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(ids=torch.zeros(5, dtype=torch.long)), "ids must be a (B, T) tensor"),
+    (dict(ids=torch.zeros(2, 5)), "torch.long"),
+    (dict(mask_prob=1.5), "mask_prob must be a probability"),
+    (dict(mask_replace_prob=0.8, random_replace_prob=0.3), "must be <= 1"),
+    (dict(vocab_size=0), "vocab_size must be a positive int"),
+])
+def test_mask_tokens_rejects_bad_arguments(kwargs, fragment):
+    args = dict(ids=torch.zeros(2, 5, dtype=torch.long), mask_id=3, vocab_size=10)
+    args.update(kwargs)
+    ids = args.pop("ids")
+    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        mask_tokens(ids, **args)
+
+
+def test_mlm_batch_masks_random_blocks_of_the_data():
+    data = torch.arange(4, 1004)                                           # every id once: blocks are ranges
+    x, y = mlm_batch(data, 8, 16, mask_id=3, vocab_size=1004, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (8, 16)
+    picked = y != IGNORE_INDEX
+    t = torch.arange(16)
+    start = torch.stack([(x[b] - t)[~picked[b]].min() for b in range(8)])  # an unpicked position gives the start
+    original = start[:, None] + t
+    assert picked.any()
+    assert torch.equal(y[picked], original[picked]) and torch.equal(x[~picked], original[~picked])
+
+
+def test_pack_pair_matches_the_bert_tokenizer_pair_encoding():
+    from lmcourse.pretrained import load_minilm
+
+    tokenizer, _ = load_minilm()
+    a, b = "the cat sat on the mat.", "it was tired after the long day."
+    ref = tokenizer(a, b)
+    ids_a = tokenizer(a, add_special_tokens=False)["input_ids"]
+    ids_b = tokenizer(b, add_special_tokens=False)["input_ids"]
+    ids, types = pack_pair(ids_a, ids_b, cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id)
+    assert ids == ref["input_ids"] and types == ref["token_type_ids"]
+
+
+def test_pack_pair_rejects_an_empty_segment():
+    with pytest.raises(ValueError, match="b must be a non-empty sequence"):
+        pack_pair([5], [], cls_id=1, sep_id=2)
+
+
+def test_nsp_examples_are_half_next_and_next_ones_really_follow():
+    docs = [[[d * 100 + i] for i in range(10)] for d in range(6)]
+    examples = nsp_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
+    labels = [label for _, _, label in examples]
+    assert 0.45 < sum(labels) / len(labels) < 0.55
+    for ids, types, label in examples:
+        a, b = ids[1], ids[3]
+        assert ids[0] == 1 and ids[2] == ids[4] == 2 and types == [0, 0, 0, 1, 1]
+        if label == 0:
+            assert b == a + 1
+        else:
+            assert b // 100 != a // 100                                    # NotNext comes from another document
+
+
+@pytest.mark.parametrize("docs, n, fragment", [
+    ([[[1]], [[2]]], 3, "at least one document with 2 or more segments"),
+    ([[[1], [2]]], 3, "at least 2 documents"),
+    ([[[1], [2]], [[3]]], 0, "n must be a positive int"),
+])
+def test_nsp_examples_rejects_bad_arguments(docs, n, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        nsp_examples(docs, n, cls_id=1, sep_id=2)
