@@ -7,19 +7,15 @@ output changes when moved, and a bertviz view that renders its SVG with the netw
 Screenshots are saved under pytest's temporary directory. The server is always shut down.
 """
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from servers import free_port, running_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,12 +31,6 @@ BERTVIZ_NOTEBOOK = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab serving a temporary folder with notebook 05 and a small bertviz notebook."""
@@ -51,7 +41,7 @@ def lab(tmp_path_factory):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in BERTVIZ_NOTEBOOK])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, root / "bertviz_offline.ipynb")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LMCOURSE_PROFILE="ci", JUPYTER_CONFIG_DIR=str(work / "config"),
                JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_DATA_DIR=str(work / "data"))
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -59,29 +49,9 @@ def lab(tmp_path_factory):
            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(work / "lab.log", "w+")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, f"JupyterLab exited:\n{(work / 'lab.log').read_text()[-2000:]}"
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=5) as r:
-                    json.loads(r.read())
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"JupyterLab did not answer in 90 s:\n{(work / 'lab.log').read_text()[-2000:]}"
-                time.sleep(0.5)
+    with running_lab(cmd, base=base, token=TOKEN, log_path=work / "lab.log", env=env):
         yield base
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
