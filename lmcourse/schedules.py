@@ -5,9 +5,14 @@ after Noam Shazeer): the learning rate rises linearly for ``warmup`` steps, then
 like 1/√step, ``lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)``. Warmup
 matters for Transformers because Adam's early updates, made from poor statistics of the
 gradients, are large; starting small keeps them from wrecking the freshly initialised layers.
+
+Notebook 10 adds the schedule of GPT-3 and nanoGPT, :func:`warmup_cosine_lambda`: a linear
+warmup to the peak learning rate, then half a cosine down to a floor at the last step.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -38,4 +43,38 @@ def noam_schedule(optimizer: torch.optim.Optimizer, d_model: int, warmup: int,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, noam_lambda(d_model, warmup, factor))
 
 
-__all__ = ["noam_lambda", "noam_schedule"]
+def warmup_cosine_lambda(warmup: int, total: int, min_ratio: float = 0.0):
+    """The multiplier of the peak learning rate at each step (counted from 0), for ``LambdaLR``.
+
+    Linear warmup ``(step + 1) / warmup`` for the first ``warmup`` steps, then a half cosine
+    from 1 down to ``min_ratio`` at ``step = total`` (and ``min_ratio`` after it):
+    ``min_ratio + (1 - min_ratio) · ½(1 + cos(π · (step - warmup) / (total - warmup)))``.
+    This is nanoGPT's and GPT-3's schedule; notebook 10 checks it against PyTorch's
+    ``LinearLR`` followed by ``CosineAnnealingLR``.
+    """
+    for name, n, low in (("warmup", warmup, 0), ("total", total, 1)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {n!r}")
+    if warmup >= total:
+        raise ValueError(f"warmup must be < total={total}; got {warmup}")
+    if not 0 <= min_ratio <= 1:
+        raise ValueError(f"min_ratio must be in [0, 1]; got {min_ratio!r}")
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if step >= total:
+            return min_ratio
+        progress = (step - warmup) / (total - warmup)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return rate
+
+
+def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int,
+                           min_ratio: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` that multiplies the optimizer's peak ``lr`` by :func:`warmup_cosine_lambda`."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_lambda(warmup, total, min_ratio))
+
+
+__all__ = ["noam_lambda", "noam_schedule", "warmup_cosine_lambda", "warmup_cosine_schedule"]

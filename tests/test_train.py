@@ -1,10 +1,16 @@
+import sys
+import types
+import warnings
+
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lmcourse.batches import get_batch
+from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.neural_lm import BigramLM
-from lmcourse.train import History, TrainConfig, estimate_loss, train
+from lmcourse.train import (History, TrainConfig, configure_optimizer, estimate_loss, make_scheduler, param_groups,
+                            train, warmup_cosine_lambda)
 
 
 class _Recorder:
@@ -73,3 +79,197 @@ def test_bad_arguments_raise():
         train(BigramLM(3), lambda: None, lambda: None, {"steps": 3})
     with pytest.raises(ValueError, match="n_batches must be an integer >= 1"):
         estimate_loss(BigramLM(3), lambda: None, 0)
+
+
+# --- notebook 10: the full trainer -------------------------------------------------------------
+
+
+def _gpt(dropout=0.1, n_embd=16):
+    torch.manual_seed(0)
+    return GPT(GPTConfig(block_size=16, vocab_size=11, n_layer=1, n_head=2, n_embd=n_embd, dropout=dropout))
+
+
+def _data():
+    return torch.randint(11, (400,), generator=torch.Generator().manual_seed(3))
+
+
+def test_param_groups_decay_matrices_only_and_count_tied_weights_once():
+    model = _gpt()
+    decay, no_decay = param_groups(model, 0.1)
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
+    ids = [id(p) for p in decay["params"] + no_decay["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))   # the tied head appears once
+    assert id(model.wte.weight) in ids and id(model.blocks[0].ln_1.weight) in {id(p) for p in no_decay["params"]}
+
+
+def test_configure_optimizer_is_adamw_with_the_two_groups_and_betas():
+    opt = configure_optimizer(_gpt(), TrainConfig(steps=5, weight_decay=0.2, betas=(0.9, 0.95)))
+    assert isinstance(opt, torch.optim.AdamW)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.2, 0.0]
+    assert opt.param_groups[0]["betas"] == (0.9, 0.95)
+
+
+def test_history_lr_follows_the_cosine_and_step_schedules():
+    data = _data()
+    cfg = TrainConfig(steps=12, lr=1e-2, min_lr=1e-3, schedule="cosine", warmup_steps=3, eval_every=12, eval_batches=1)
+    history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1), cfg)
+    rate = warmup_cosine_lambda(3, 12, 0.1)
+    assert history.lr == pytest.approx([1e-2 * rate(s) for s in range(12)], rel=1e-12)
+    cfg = TrainConfig(steps=7, lr=1e-2, schedule="step", step_size=3, gamma=0.5, eval_every=7, eval_batches=1)
+    history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1), cfg)
+    assert history.lr == pytest.approx([1e-2] * 3 + [5e-3] * 3 + [2.5e-3])
+    opt = configure_optimizer(_gpt(), cfg)
+    assert isinstance(make_scheduler(opt, cfg), torch.optim.lr_scheduler.StepLR)
+
+
+def _fixed_batches(data, batch, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return [get_batch(data, batch, 8, generator=gen) for _ in range(6)]
+
+
+def test_gradient_accumulation_equals_one_big_batch():
+    data = _data()
+    big = iter(_fixed_batches(data, 8, 0))
+    halves = iter([(x[i:i + 4], y[i:i + 4]) for x, y in _fixed_batches(data, 8, 0) for i in (0, 4)])
+    val = _batches(data, 1)
+    a, b = _gpt(0.0), _gpt(0.0)
+    h_a = train(a, lambda: next(big), val, TrainConfig(steps=6, lr=1e-2, grad_clip=0.5, eval_every=6, eval_batches=1))
+    h_b = train(b, lambda: next(halves), val,
+                TrainConfig(steps=6, lr=1e-2, grad_clip=0.5, accum_steps=2, eval_every=6, eval_batches=1))
+    assert h_a.grad_norm == pytest.approx(h_b.grad_norm, rel=1e-4)
+    assert h_a.train_loss == pytest.approx(h_b.train_loss, rel=1e-5)
+    for p, q in zip(a.parameters(), b.parameters()):    # Adam magnifies float rounding of near-zero gradients
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-4)
+
+
+def _resumable_run(tmp_path, **kwargs):
+    data = _data()
+    gen, val_gen = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    model = _gpt(dropout=0.1)                    # dropout: the global RNG must be restored too
+    cfg = TrainConfig(steps=10, lr=1e-2, min_lr=1e-3, schedule="cosine", warmup_steps=2, grad_clip=0.5,
+                      eval_every=3, eval_batches=2, save_every=5)
+    history = train(model, lambda: get_batch(data, 4, 8, generator=gen),
+                    lambda: get_batch(data, 4, 8, generator=val_gen), cfg, generator=gen, **kwargs)
+    return model, history, cfg
+
+
+def test_resume_from_a_checkpoint_is_bit_exact(tmp_path):
+    straight, h_straight, _ = _resumable_run(tmp_path)
+    torch.manual_seed(123)                       # a resumed run must not depend on the state it starts in
+    _, _, _ = _resumable_run(tmp_path, checkpoint_dir=tmp_path / "ckpt", stop_after=5)
+    resumed, h_resumed, _ = _resumable_run(tmp_path, resume_from=tmp_path / "ckpt")
+    for (name, p), q in zip(straight.named_parameters(), resumed.parameters()):
+        assert torch.equal(p, q), name
+    assert h_straight.steps == h_resumed.steps   # (val batches differ: their generator is not checkpointed)
+    assert h_straight.grad_norm == h_resumed.grad_norm and h_straight.lr == h_resumed.lr
+
+
+def test_checkpoints_are_written_every_save_every_steps_and_at_the_end(tmp_path):
+    from lmcourse.checkpoint import load_checkpoint
+    _resumable_run(tmp_path, checkpoint_dir=tmp_path / "ckpt", stop_after=7)
+    assert load_checkpoint(tmp_path / "ckpt", _gpt())["step"] == 7
+
+
+def test_resume_refuses_another_model_or_training_config(tmp_path):
+    _resumable_run(tmp_path, checkpoint_dir=tmp_path / "ckpt", stop_after=5)
+    data = _data()
+    with pytest.raises(ValueError, match="config must match the checkpoint's; differing fields.*n_embd"):
+        train(_gpt(n_embd=32), _batches(data, 0), _batches(data, 1), TrainConfig(steps=10),
+              resume_from=tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="config must match the checkpoint's training config.*lr=0.01/0.5"):
+        train(_gpt(), _batches(data, 0), _batches(data, 1),
+              TrainConfig(steps=10, lr=0.5, min_lr=1e-3, schedule="cosine", warmup_steps=2, grad_clip=0.5,
+                          eval_every=3, eval_batches=2), resume_from=tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_keeps_fp32_weights(precision, tmp_path):
+    data = torch.arange(400) % 11
+    model = _gpt(0.0)
+    history = train(model, _batches(data, 0), _batches(data, 1),
+                    TrainConfig(steps=30, lr=1e-2, precision=precision, eval_every=10, eval_batches=2),
+                    checkpoint_dir=tmp_path / "ckpt")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert history.val_loss[-1] < history.val_loss[0]
+    scaler = torch.load(tmp_path / "ckpt" / "state.pt", weights_only=True)["extra"]["scaler"]
+    assert ("scale" in scaler) == (precision == "fp16")      # fp16 keeps its GradScaler's state
+
+
+def test_the_training_step_does_not_wait_for_the_device_every_step(monkeypatch):
+    calls = []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: calls.append(1) or item(self))
+    data = _data()
+    history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1), TrainConfig(steps=20, eval_every=10, eval_batches=3))
+    assert len(calls) == 2 and len(history.grad_norm) == 20    # one .item() per evaluation, none per step
+
+
+class _FakeWriter:
+    scalars = []
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, step))
+
+    def close(self):
+        self.scalars.append(("closed", None))
+
+
+def test_tensorboard_logging_writes_scalars_when_installed(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=_FakeWriter))
+    data = _data()
+    train(_gpt(0.0), _batches(data, 0), _batches(data, 1), TrainConfig(steps=4, eval_every=2, eval_batches=1),
+          log_dir=tmp_path)
+    assert ("loss/val", 2) in _FakeWriter.scalars and ("lr", 4) in _FakeWriter.scalars
+    assert _FakeWriter.scalars[-1] == ("closed", None)
+
+
+def test_tensorboard_logging_is_skipped_with_a_warning_when_missing(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)      # import fails like a missing package
+    data = _data()
+    with pytest.warns(UserWarning, match="tensorboard package is not installed"):
+        history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1),
+                        TrainConfig(steps=2, eval_batches=1), log_dir=tmp_path)
+    assert history.steps == [2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                      # no log_dir: no warning
+        train(_gpt(0.0), _batches(data, 0), _batches(data, 1), TrainConfig(steps=2, eval_batches=1))
+
+
+def test_progress_bar_shows_the_losses(capsys):
+    data = _data()
+    train(_gpt(0.0), _batches(data, 0), _batches(data, 1), TrainConfig(steps=4, eval_every=2, eval_batches=1,
+                                                                       progress=True))
+    err = capsys.readouterr().err
+    assert "training" in err and "val=" in err
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"steps": 5, "accum_steps": 0}, "accum_steps must be an integer >= 1"),
+    ({"steps": 5, "warmup_steps": 5}, "warmup_steps must be < steps=5"),
+    ({"steps": 5, "warmup_steps": -1}, "warmup_steps must be an integer >= 0"),
+    ({"steps": 5, "schedule": "linear"}, "schedule must be one of constant, cosine, step"),
+    ({"steps": 5, "schedule": "step", "warmup_steps": 2}, "warmup_steps must be 0 with schedule='step'"),
+    ({"steps": 5, "precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
+    ({"steps": 5, "min_lr": 1.0}, "min_lr must be in"),
+    ({"steps": 5, "betas": (0.9, 1.5)}, "betas must be two numbers"),
+    ({"steps": 5, "save_every": 0}, "save_every must be an integer >= 1"),
+    ({"steps": 5, "gamma": 0}, "gamma must be in"),
+    ({"steps": 5, "weight_decay": -0.1}, "weight_decay must be >= 0"),
+])
+def test_bad_trainer_config_raises(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        TrainConfig(**kwargs)
+
+
+def test_bad_trainer_arguments_raise(tmp_path):
+    data = _data()
+    with pytest.raises(ValueError, match=r"stop_after must be an integer in \[1, steps=5\]"):
+        train(_gpt(), _batches(data, 0), _batches(data, 1), TrainConfig(steps=5), stop_after=6)
+    with pytest.raises(ValueError, match="model must have trainable parameters"):
+        param_groups(torch.nn.ReLU(), 0.1)
+    with pytest.raises(FileNotFoundError, match="folder must hold a checkpoint"):
+        train(_gpt(), _batches(data, 0), _batches(data, 1), TrainConfig(steps=5), resume_from=tmp_path)
