@@ -4,14 +4,10 @@ from collections import Counter
 
 from lmcourse.exercises import nb01_tokens as ex
 from lmcourse.tokenizers import count_pairs
+from solutions import solution_namespace
 
-
-def _chunk_pair_counts(chunk_counts):
-    counts = {}
-    for ids, n in chunk_counts.items():
-        for a, b in zip(ids, ids[1:]):
-            counts[(a, b)] = counts.get((a, b), 0) + n
-    return counts
+_SOLVED = solution_namespace("01_text_and_tokens", setup="from lmcourse.exercises import nb01_tokens as ex")
+_chunk_pair_counts, _segment = _SOLVED["chunk_pair_counts"], _SOLVED["bpe_segment"]
 
 
 def test_check_chunk_pair_counts_accepts_the_reference_and_lmcourse():
@@ -54,21 +50,6 @@ def test_check_chunk_pair_counts_reports_unfinished_code():
         raise NotImplementedError
     result = ex.check_chunk_pair_counts(todo)
     assert not result.passed and "not written yet" in result.message
-
-
-def _segment(word, merges):
-    pieces = list(word)
-    for a, b in merges:
-        i, out = 0, []
-        while i < len(pieces):
-            if i + 1 < len(pieces) and (pieces[i], pieces[i + 1]) == (a, b):
-                out.append(a + b)
-                i += 2
-            else:
-                out.append(pieces[i])
-                i += 1
-        pieces = out
-    return pieces
 
 
 def test_check_bpe_segment_accepts_the_reference():
