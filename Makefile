@@ -4,6 +4,8 @@
 #   make test    unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
 #   make outputs re-execute notebooks in place with the cpu profile (NB=... for one)
+#   make slides  a reveal.js deck per notebook in build/slides (works offline)
+#   make student student copies without solutions in build/student (notebooks/ keeps them)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +18,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 WORKERS ?= 2
 NB ?= notebooks/*.ipynb
 
-.PHONY: setup lab test outputs clean
+.PHONY: setup lab test outputs slides student clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +39,13 @@ outputs: setup
 	LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
 		--NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $(NB)
+	$(BIN)/python -m lmcourse.classroom tag $(NB)
+
+slides: setup
+	$(BIN)/python -m lmcourse.classroom slides --out build/slides $(NB)
+
+student: setup
+	$(BIN)/python -m lmcourse.classroom student --out build/student $(NB)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -47,3 +47,28 @@ def test_bertviz_views_render_svg_with_the_network_off(page, tmp_path):
     assert all(tok in labels for tok in tokens), labels
     assert page.errors == [], page.errors
     assert page.requested == [], f"the page tried to reach the network: {page.requested}"
+
+
+def test_a_slide_deck_opens_offline_and_moves_between_slides(page, tmp_path):
+    from pathlib import Path
+
+    from lmcourse import classroom
+
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_self_attention.ipynb"
+    deck = classroom.build_slides([notebook], tmp_path)[0]
+    tried = []
+    page.route("**/*", lambda route: (tried.append(route.request.url), route.abort())
+               if route.request.url.startswith("http") else route.continue_())
+    page.goto(deck.as_uri())
+    page.wait_for_selector(".reveal.ready", timeout=20_000)       # reveal.js adds "ready" once initialised
+    first = page.inner_text(".reveal .slides section.present h1")
+    slides = page.eval_on_selector_all(".reveal .slides > section", "els => els.length")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("!document.querySelector('.reveal .slides > section.present h1')", timeout=5_000)
+    page.screenshot(path=str(tmp_path / "slide.png"))
+    assert first.startswith("05") and slides >= 10
+    # Formulas need MathJax, which still comes from its CDN: offline they stay as TeX source and
+    # the template's MathJax call fails; anything else going wrong would be ours.
+    assert [e for e in page.errors if "MathJax" not in e] == [], page.errors
+    # reveal.js, require.js and jQuery are local files; only extras (MathJax, web fonts) were asked of the network
+    assert not [url for url in tried if any(lib in url for lib in ("reveal", "require", "jquery"))], tried

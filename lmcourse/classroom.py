@@ -1,0 +1,225 @@
+"""Teaching with the course: slide decks and student copies of the notebooks.
+
+Two things a teacher needs besides the notebooks themselves:
+
+- **Slides.** Every heading starts its own markdown cell and every cell carries
+  ``metadata.slideshow.slide_type``, so ``jupyter nbconvert --to slides`` turns a notebook
+  into a reveal.js deck: a ``#``/``##`` heading starts a new slide, a ``###`` heading a
+  sub-slide (down arrow), other cells stay on the slide before them, and reference
+  solutions become speaker notes. :func:`tag_slides` applies that rule,
+  and :func:`build_slides` writes the decks with reveal.js, require.js and jQuery copied
+  beside them, so they open from disk without internet (formulas still use MathJax from its CDN).
+- **Student copies.** :func:`student_copy` removes every cell tagged ``solution`` and the
+  sentences that point to them; :func:`build_student_copies` writes one per notebook and
+  leaves the notebooks in ``notebooks/`` (the teacher's copies, with solutions) untouched.
+
+Command line (what ``make slides`` and ``make student`` run)::
+
+    python -m lmcourse.classroom tag [--check] notebooks/*.ipynb
+    python -m lmcourse.classroom slides --out build/slides notebooks/*.ipynb
+    python -m lmcourse.classroom student --out build/student notebooks/*.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import nbformat
+
+VENDOR = Path(__file__).parent / "vendor"
+SOLUTION_TAG = "solution"
+_SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
+                               r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
+STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook: try each exercise first."
+
+
+def slide_type(cell: nbformat.NotebookNode) -> str:
+    """The reveal.js role of one cell: ``"slide"``, ``"subslide"``, ``"notes"`` or ``"-"``.
+
+    ``#`` and ``##`` headings open a slide, ``###`` a sub-slide (a heading right after an
+    opening HTML tag, as in the "Common mistakes" boxes, counts); a reference solution is a
+    speaker note (visible to the teacher, not on the projector); every other cell continues
+    the slide it follows.
+    """
+    if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+        return "notes"
+    if cell.get("cell_type") == "markdown":
+        lines = [line for line in cell.get("source", "").split("\n")
+                 if line.strip() and not re.fullmatch(r"\s*<[^>]+>\s*", line)]   # skip an opening <div …>
+        first = lines[0].lstrip() if lines else ""
+        if re.match(r"#{1,2} ", first):
+            return "slide"
+        if first.startswith("### "):
+            return "subslide"
+    return "-"
+
+
+def split_at_headings(nb: nbformat.NotebookNode) -> int:
+    """Split markdown cells so that every ``#``–``###`` heading starts a cell; return how many cells were added.
+
+    A slide begins at a cell, so a heading in the middle of a cell would be buried in the
+    slide before it. Headings inside fenced code blocks are left alone. New cells get the
+    id of the cell they came from plus ``-1``, ``-2``, … and no metadata of their own.
+    """
+    added, cells = 0, []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            cells.append(cell)
+            continue
+        parts, fenced, html_depth = [[]], False, 0
+        for line in cell.source.split("\n"):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            if (not fenced and not html_depth and re.match(r"#{1,3} ", line)
+                    and any(x.strip() for x in parts[-1])):
+                parts.append([])
+            parts[-1].append(line)
+            html_depth += len(re.findall(r"<div\b", line)) - len(re.findall(r"</div>", line))
+        texts = ["\n".join(p).strip("\n") for p in parts]
+        cell.source = texts[0]
+        cells.append(cell)
+        for k, text in enumerate(texts[1:], start=1):
+            new = nbformat.v4.new_markdown_cell(text)
+            new.id = f"{cell.get('id', 'md')}-{k}"
+            cells.append(new)
+            added += 1
+    nb.cells = cells
+    return added
+
+
+def tag_slides(nb: nbformat.NotebookNode) -> int:
+    """Split cells at headings (:func:`split_at_headings`), then set every cell's
+    ``metadata.slideshow.slide_type`` by :func:`slide_type`; return how many cells changed."""
+    changed = split_at_headings(nb)
+    for cell in nb.cells:
+        wanted = slide_type(cell)
+        if cell.metadata.get("slideshow", {}).get("slide_type") != wanted:
+            cell.metadata["slideshow"] = {"slide_type": wanted}
+            changed += 1
+    return changed
+
+
+def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without its solution cells, for handing out to learners.
+
+    Cells tagged ``solution`` are removed; markdown sentences that point to "the collapsed
+    solution cell" are replaced by one line saying where solutions are. Exercise cells (the
+    ``# TODO`` ones) and everything else stay as they are. ``nb`` is not modified.
+    """
+    if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
+        raise ValueError(f"nb must be a notebook read with nbformat; got {type(nb).__name__}")
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if SOLUTION_TAG not in c.metadata.get("tags", [])]
+    for cell in out.cells:
+        if cell.cell_type == "markdown" and _SOLUTION_POINTER.search(cell.source):
+            text = _SOLUTION_POINTER.sub("", cell.source).rstrip()
+            cell.source = f"{text} {STUDENT_NOTE}".strip() if text else STUDENT_NOTE
+    out.metadata.setdefault("lmcourse", {})["copy"] = "student"
+    return out
+
+
+def _atomic_write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _notebook_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    found = [Path(p) for p in paths]
+    if not found:
+        raise ValueError("notebooks must name at least one .ipynb file; got none")
+    for p in found:
+        if p.suffix != ".ipynb" or not p.is_file():
+            raise ValueError(f"notebooks must be existing .ipynb files; got {str(p)!r}")
+    return found
+
+
+def build_student_copies(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
+    """Write :func:`student_copy` of each notebook to ``out_dir`` under the same file name."""
+    written = []
+    for path in _notebook_paths(notebooks):
+        target = Path(out_dir) / path.name
+        _atomic_write_notebook(student_copy(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
+
+
+def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
+    """Write a reveal.js deck ``NN_topic.slides.html`` per notebook into ``out_dir``.
+
+    reveal.js, require.js and jQuery are copied next to the decks and referenced by relative
+    paths, so the folder works offline and can be copied to a classroom machine as is.
+    Cells are tagged with :func:`tag_slides` on the fly, so an untagged notebook still
+    gives a sensible deck.
+    """
+    from nbconvert import SlidesExporter
+
+    paths = _notebook_paths(notebooks)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(VENDOR / "reveal.js", out / "reveal.js", dirs_exist_ok=True)
+    for script in ("require.js", "jquery.min.js"):
+        shutil.copy2(VENDOR / script, out / script)
+    exporter = SlidesExporter(reveal_url_prefix="reveal.js", require_js_url="require.js",
+                              jquery_url="jquery.min.js", reveal_scroll=True)
+    written = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        tag_slides(nb)
+        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        target = out / f"{path.stem}.slides.html"
+        fd, tmp = tempfile.mkstemp(dir=out, suffix=".part")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, target)
+        written.append(target)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lmcourse.classroom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    tag = sub.add_parser("tag", help="split cells at headings and set every slide type, in place")
+    tag.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")
+    for name, helptext in (("slides", "build reveal.js decks"), ("student", "write student copies")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--out", required=True, help="output folder")
+    for p in sub.choices.values():
+        p.add_argument("notebooks", nargs="+", help=".ipynb files")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tag":
+            stale = []
+            for path in _notebook_paths(args.notebooks):
+                nb = nbformat.read(path, as_version=4)
+                if tag_slides(nb):
+                    stale.append(path)
+                    if not args.check:
+                        _atomic_write_notebook(nb, path)
+            verb = "need tagging" if args.check else "tagged"
+            print(f"{len(stale)} notebook(s) {verb}" + "".join(f"\n  {p}" for p in stale))
+            return 1 if args.check and stale else 0
+        build = build_slides if args.command == "slides" else build_student_copies
+        written = build(args.notebooks, args.out)
+        print(f"wrote {len(written)} file(s) to {args.out}")
+        return 0
+    except ValueError as err:
+        parser.error(str(err))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

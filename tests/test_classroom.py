@@ -1,0 +1,137 @@
+"""Classroom mode: every notebook is also a slide deck, and student copies carry no solutions."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lmcourse import classroom
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _solution_sources(nb):
+    return [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+
+
+def test_headings_open_slides_solutions_become_notes_and_other_cells_continue():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    solution = code("x = 1", metadata={"tags": ["solution"]})
+    assert [classroom.slide_type(c) for c in [
+        md("# Title\ntext"), md("## 2 · Build"), md("### A detail"), md("#### small"), md("plain text"),
+        md("  ## indented heading"), code("print(1)"), code("## a comment, not a heading"), solution,
+    ]] == ["slide", "slide", "subslide", "-", "-", "slide", "-", "-", "notes"]
+
+
+def test_tagging_is_idempotent():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## A"), nbformat.v4.new_code_cell("1")])
+    assert classroom.tag_slides(nb) == 2
+    assert classroom.tag_slides(nb) == 0
+    assert [c.metadata.slideshow.slide_type for c in nb.cells] == ["slide", "-"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_stored_notebook_is_tagged_for_slides(path):
+    nb = _read(path)
+    stale = [i for i, c in enumerate(nb.cells)
+             if c.metadata.get("slideshow", {}).get("slide_type") != classroom.slide_type(c)]
+    assert not stale, (f"{path.name}: cells {stale[:10]} lack their slide type; run "
+                       f"`python -m lmcourse.classroom tag notebooks/*.ipynb`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_markdown_cell_leaves_an_html_box_open(path):
+    # an unbalanced <div> would swallow every later slide of the deck
+    unbalanced = [c.source[:60] for c in _read(path).cells if c.cell_type == "markdown"
+                  and len(re.findall(r"<div\b", c.source)) != len(re.findall(r"</div>", c.source))]
+    assert not unbalanced, f"{path.name}: {unbalanced}"
+
+
+def test_splitting_keeps_fenced_code_and_html_boxes_whole():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "intro\n## A\ntext\n```\n## not a heading\n```\n<div class='box'>\n\n## Box title\n\n## still the box\n</div>")])
+    nb.cells[0].id = "x"
+    assert classroom.split_at_headings(nb) == 1
+    assert [c.source.split("\n")[0] for c in nb.cells] == ["intro", "## A"]
+    assert nb.cells[1].id == "x-1" and nb.cells[1].source.endswith("</div>")
+    assert classroom.slide_type(nbformat.v4.new_markdown_cell("<div class='box'>\n\n## Box title\n</div>")) == "slide"
+
+
+def test_slide_decks_build_for_every_notebook_and_work_offline(tmp_path):
+    written = classroom.build_slides(NOTEBOOKS, tmp_path)
+    assert [p.name for p in written] == [f"{p.stem}.slides.html" for p in NOTEBOOKS]
+    for path, deck in zip(NOTEBOOKS, written):
+        html = deck.read_text(encoding="utf-8")
+        headings = sum(1 for c in _read(path).cells if classroom.slide_type(c) in ("slide", "subslide"))
+        assert html.count("<section") >= headings, deck.name
+        local = re.findall(r'(?:src|href)="((?:reveal\.js|require|jquery)[^"]*)"', html)
+        local += re.findall(r'"(reveal\.js/[^"]+)"', html)
+        assert {"require.js", "jquery.min.js", "reveal.js/dist/reveal.js"} <= set(local), deck.name
+        missing = [ref for ref in set(local) if not (tmp_path / ref.split("?")[0]).is_file()]
+        assert not missing, f"{deck.name} points to files that were not copied: {missing}"
+        assert "unpkg.com/reveal" not in html and "cdnjs.cloudflare.com/ajax/libs/require" not in html
+
+
+def test_solutions_appear_only_as_speaker_notes_in_a_deck(tmp_path):
+    path = ROOT / "notebooks" / "05_self_attention.ipynb"
+    html = classroom.build_slides([path], tmp_path)[0].read_text(encoding="utf-8")
+    notes = "".join(re.findall(r'<aside class="notes">(.*?)</aside>', html, flags=re.S))
+    assert "Reference solution" in notes
+    assert "Reference solution" not in re.sub(r'<aside class="notes">.*?</aside>', "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_copy_has_no_solution_code_but_keeps_every_exercise(path):
+    teacher = _read(path)
+    before = nbformat.writes(teacher)
+    student = classroom.student_copy(teacher)
+    assert nbformat.writes(teacher) == before, "student_copy must not modify its input"
+    solutions = _solution_sources(teacher)
+    assert len(solutions) >= 2
+    assert not _solution_sources(student)
+    text = "\n".join(c.source for c in student.cells)
+    for solution in solutions:
+        block = "\n".join(line for line in solution.splitlines()
+                          if line.strip() and not line.lstrip().startswith("#") and "check_" not in line)
+        assert block not in text, f"{path.name}: a solution's code survives in the student copy:\n{block[:300]}"
+    exercises = [c.source for c in teacher.cells if "exercise" in c.metadata.get("tags", [])]
+    assert exercises == [c.source for c in student.cells if "exercise" in c.metadata.get("tags", [])]
+    assert len(student.cells) == len(teacher.cells) - len(solutions)
+    assert not re.search(r"collapsed", text, re.I), "a sentence still points to a collapsed solution cell"
+    assert student.metadata["lmcourse"]["copy"] == "student"
+    nbformat.validate(student)
+
+
+def test_student_copies_are_written_next_to_each_other_and_originals_stay(tmp_path):
+    originals = {p: p.read_bytes() for p in NOTEBOOKS}
+    written = classroom.build_student_copies(NOTEBOOKS, tmp_path / "student")
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    assert all(p.read_bytes() == data for p, data in originals.items())
+    assert not list((tmp_path / "student").glob("*.part"))
+
+
+def test_command_line_builds_and_rejects_a_path_that_is_not_a_notebook(tmp_path):
+    cmd = [sys.executable, "-m", "lmcourse.classroom"]
+    ok = subprocess.run(cmd + ["student", "--out", str(tmp_path), str(NOTEBOOKS[0])], capture_output=True, text=True)
+    assert ok.returncode == 0 and (tmp_path / NOTEBOOKS[0].name).is_file(), ok.stderr
+    check = subprocess.run(cmd + ["tag", "--check", *map(str, NOTEBOOKS)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    bad = subprocess.run(cmd + ["slides", "--out", str(tmp_path), str(ROOT / "README.md")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "notebooks must be existing .ipynb files" in bad.stderr
+
+
+def test_build_functions_reject_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="at least one"):
+        classroom.build_student_copies([], tmp_path)
+    with pytest.raises(ValueError, match="existing .ipynb"):
+        classroom.build_slides([tmp_path / "missing.ipynb"], tmp_path)
+    with pytest.raises(ValueError, match="nb must be a notebook"):
+        classroom.student_copy({"cells": []})

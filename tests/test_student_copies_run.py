@@ -1,0 +1,27 @@
+"""A student copy, with every solution removed, still runs from top to bottom (ci profile)."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from lmcourse import classroom
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_copy_executes_without_errors(path, tmp_path):
+    student = classroom.student_copy(nbformat.read(path, as_version=4))
+    client = NotebookClient(student, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        pytest.fail(f"{path.name}: the student copy stops with an error (a cell needs a removed solution?)\n"
+                    f"{str(err)[-1500:]}")
+    verdicts = [o.get("text", "") for c in student.cells if "exercise" in c.metadata.get("tags", [])
+                for o in c.get("outputs", [])]
+    assert any("not written yet" in v for v in verdicts), "exercise cells should report that they are unwritten"
