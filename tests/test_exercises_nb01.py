@@ -74,6 +74,11 @@ def test_check_bpe_segment_names_reversed_merge_order():
     assert not result.passed and "reverse order" in result.mistake
 
 
+def test_check_bpe_segment_names_returning_the_whole_word():
+    result = ex.check_bpe_segment(lambda word, merges: [word] if word else [])
+    assert not result.passed and "whole word as one piece" in result.mistake
+
+
 def test_check_bpe_segment_names_no_merges_applied():
     result = ex.check_bpe_segment(lambda word, merges: list(word))
     assert not result.passed and "no merge was applied" in result.mistake

@@ -24,6 +24,8 @@ def test_perplexity_checker_names_typical_mistakes(capsys):
     assert not no_sign.passed and "sign is missing" in no_sign.mistake
     summed = ex.check_perplexity(lambda ps: math.exp(-sum(math.log(p) for p in ps)))
     assert not summed.passed and "summed" in summed.mistake
+    arithmetic = ex.check_perplexity(lambda ps: len(ps) / sum(ps))
+    assert not arithmetic.passed and "*geometric* mean" in arithmetic.mistake
     assert "✘" in capsys.readouterr().out
 
 
@@ -37,7 +39,9 @@ def test_perplexity_checker_reports_unfinished_and_non_functions():
 def test_add_k_checker_accepts_reference_and_rejects_mistakes():
     assert ex.check_add_k(_add_k).passed
     once = ex.check_add_k(lambda c, v, k: {t: (c.get(t, 0) + k) / (sum(c.values()) + k) for t in v})
-    assert not once.passed and "k·V" in once.mistake
+    assert not once.passed and "adds k once" in once.mistake
+    not_below = ex.check_add_k(lambda c, v, k: {t: (c.get(t, 0) + k) / sum(c.values()) for t in v})
+    assert not not_below.passed and "on top but not below" in not_below.mistake
     seen_only = ex.check_add_k(lambda c, v, k: {t: (n + k) / (sum(c.values()) + k * len(v)) for t, n in c.items()})
     assert not seen_only.passed and "every token of vocab" in seen_only.mistake
     no_numerator = ex.check_add_k(lambda c, v, k: {t: c.get(t, 0) / (sum(c.values()) + k * len(v)) for t in v})

@@ -1,10 +1,24 @@
 """The notebook-03 checkers accept the reference solutions and name the typical mistakes."""
 
+import pytest
 import torch
 
 from lmcourse.embeddings import cosine_matrix
 from lmcourse.embeddings import skipgram_pairs as lmcourse_pairs
 from lmcourse.exercises import nb03_embeddings as ex
+from solutions import solution_namespace
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return solution_namespace("03_word_embeddings", setup="import torch\n"
+                                                           "from lmcourse.exercises import nb03_embeddings as ex")
+
+
+def test_reference_solutions_pass(solved):
+    assert ex.check_cosine_similarity(solved["cosine_similarity"]).passed
+    assert ex.check_skipgram_pairs(solved["skipgram_pairs"]).passed
+    assert ex.check_solve_analogy(solved["solve_analogy"]).passed
 
 
 def test_check_cosine_similarity_accepts_the_reference_and_torch():
@@ -26,6 +40,11 @@ def test_check_cosine_similarity_names_the_cosine_distance():
 def test_check_cosine_similarity_names_dividing_by_one_length():
     result = ex.check_cosine_similarity(lambda u, v: float(u @ v / u.norm()))
     assert not result.passed and "length of u only" in result.mistake
+
+
+def test_check_cosine_similarity_names_dividing_by_the_squared_lengths():
+    result = ex.check_cosine_similarity(lambda u, v: float(u @ v / (u.norm() * v.norm()) ** 2))
+    assert not result.passed and "squared lengths" in result.mistake
 
 
 def _pairs(ids, window):
@@ -93,3 +112,8 @@ def test_check_solve_analogy_names_answers_that_are_question_words():
         return itos[int((E @ target).argmax())]
     result = ex.check_solve_analogy(no_exclusion)
     assert not result.passed and "Exclude the three question words" in result.mistake
+
+
+def test_check_solve_analogy_names_returning_the_row_number():
+    result = ex.check_solve_analogy(lambda E, itos, a, b, c: itos.index(_solve(E, itos, a, b, c)))
+    assert not result.passed and "return the word itself" in result.mistake

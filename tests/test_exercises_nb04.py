@@ -40,8 +40,13 @@ def test_lstm_checker_names_typical_mistakes():
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
+    def no_input_gate(x, h, c, W_ih, W_hh, b):
+        i, f, g, o = (x @ W_ih.T + h @ W_hh.T + b).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
     for fn, fragment in ((sigmoid_g, "candidate g uses tanh"), (no_tanh, "missing a tanh"),
-                         (wrong_order, "wrong order")):
+                         (no_input_gate, "input gate is missing"), (wrong_order, "wrong order")):
         result = ex.check_lstm_step(fn)
         assert not result.passed and fragment in result.mistake
 

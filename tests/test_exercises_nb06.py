@@ -26,7 +26,7 @@ def test_package_table_passes_the_sinusoidal_checker():
 @pytest.mark.parametrize("wrong, hint", [
     (lambda x, n: x.reshape(x.shape[0], n, x.shape[1], x.shape[2] // n), "scrambled"),
     (lambda x, n: x.view(x.shape[0], x.shape[1], x.shape[2] // n, n).permute(0, 3, 1, 2), "strided"),
-    (lambda x, n: x.view(x.shape[0], x.shape[1], n, x.shape[2] // n), "transpose(1, 2)"),
+    (lambda x, n: x.view(x.shape[0], x.shape[1], n, x.shape[2] // n), "forgot to move the head axis"),
 ])
 def test_split_heads_mistakes_get_their_hint(wrong, hint):
     result = ex.check_split_heads(wrong)
@@ -45,6 +45,7 @@ def _pe(n, d, exponent=lambda i, d: 2 * i / d, swap=False, start=0, halves=False
 @pytest.mark.parametrize("wrong, hint", [
     (lambda n, d: _pe(n, d, swap=True), "swapped"),
     (lambda n, d: _pe(n, d, exponent=lambda i, d: i / d), "i counts the *pairs*"),
+    (lambda n, d: _pe(n, d, exponent=lambda i, d: 2 * i / (d - 2)), "not d_model − 2"),
     (lambda n, d: _pe(n, d, halves=True), "interleaves"),
     (lambda n, d: _pe(n, d, start=1), "positions start at 0"),
     (lambda n, d: _pe(n, d, exponent=lambda i, d: -2 * i / d), "sign of the exponent"),

@@ -68,6 +68,7 @@ def test_pre_norm_block_mistakes_get_their_hint(wrong, hint):
     (lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d), "LayerNorms are missing"),
     (lambda d, f: 3 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d, "four projections"),
     (lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * d, "two vectors"),
+    (lambda d, f: 4 * (d * d + d) + 2 * (d * f + f) + 4 * d, "bias has d_model entries, not d_ff"),
 ])
 def test_parameter_count_mistakes_get_their_hint(wrong, hint):
     result = ex.check_encoder_layer_params(wrong)

@@ -55,8 +55,10 @@ def _flat(s, lp, k):
     (lambda s, lp, k: (lambda t, f: (t, f // lp.shape[-1], f % lp.shape[-1]))(*lp.flatten().topk(k)), "running score"),
     (lambda s, lp, k: (lambda best, tok: (lambda t, p: (t, p, tok[p]))(*(s + best).topk(k)))(*lp.max(-1)),
      "best token of each beam"),
-    (lambda s, lp, k: (lambda t, f: (t, f // lp.shape[-1], f))(*_flat(s, lp, k)), "flat % V"),
+    (lambda s, lp, k: (lambda t, f: (t, f // lp.shape[-1], f))(*_flat(s, lp, k)), "flat index into K·V"),
     (lambda s, lp, k: (lambda t, f: (t, f % lp.shape[-1], f // lp.shape[-1]))(*_flat(s, lp, k)), "swapped"),
+    (lambda s, lp, k: (lambda t, f: (t, f // lp.shape[-1], f % lp.shape[-1]))(*_flat(s, lp.exp(), k)),
+     "probabilities were added to log-scores"),
 ])
 def test_beam_step_mistakes_get_their_hint(wrong, hint):
     result = ex.check_beam_step(wrong)

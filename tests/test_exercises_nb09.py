@@ -4,8 +4,6 @@ import pytest
 import torch
 
 from lmcourse.exercises import nb09_gpt as ex
-from lmcourse.exercises.nb09_gpt import (_mlp_width_c, _no_biases, _no_final_norm, _no_positions, _nucleus_ascending,
-                                          _nucleus_keep_below, _nucleus_sorted_positions, _nucleus_unsorted, _with_head)
 from lmcourse.gpt import parameter_count
 from lmcourse.sampling import top_p_filter
 from solutions import solution_namespace
@@ -41,11 +39,33 @@ def test_causal_mask_mistakes_get_their_hint(wrong, hint):
     assert not result.passed and hint in result.mistake
 
 
+# Wrong nucleus filters written the way a learner might, not taken from the checker.
+def _keep_while_total_below(probs, p):
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    keep_sorted = torch.cumsum(sorted_probs, dim=-1) <= p
+    return torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+
+
+def _left_in_sorted_order(probs, p):
+    sorted_probs = torch.sort(probs, dim=-1, descending=True).values
+    return torch.cumsum(sorted_probs, dim=-1) - sorted_probs < p
+
+
+def _in_vocabulary_order(probs, p):
+    return torch.cumsum(probs, dim=-1) - probs < p
+
+
+def _least_likely_first(probs, p):
+    sorted_probs, order = torch.sort(probs, dim=-1)
+    keep_sorted = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < p
+    return torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (_nucleus_keep_below, "crosses"),
-    (_nucleus_sorted_positions, "put it back in vocabulary order"),
-    (_nucleus_unsorted, "sort them, most likely first"),
-    (_nucleus_ascending, "least likely first"),
+    (_keep_while_total_below, "crosses"),
+    (_left_in_sorted_order, "put it back in vocabulary order"),
+    (_in_vocabulary_order, "sort them, most likely first"),
+    (_least_likely_first, "least likely first"),
 ])
 def test_top_p_mistakes_get_their_hint(wrong, hint):
     result = ex.check_top_p(wrong)
@@ -63,9 +83,26 @@ def test_a_float_mask_is_rejected():
     assert not result.passed
 
 
+def _count(c, *, untied_head=False, positions=True, vectors=True, mlp_width=4, final_norm=True):
+    """A learner's parameter count of GPT(c), with one of the usual slips switched on."""
+    C = c.n_embd
+    weights = 4 * C * C + 2 * mlp_width * C * C                   # q, k, v, proj; MLP up and down
+    vectors_per_block = 4 * C + mlp_width * C + C + 2 * 2 * C     # their biases; two LayerNorms
+    block = weights + (vectors_per_block if vectors else 0)
+    return (c.vocab_size * C * (2 if untied_head else 1) + (c.block_size * C if positions else 0)
+            + c.n_layer * block + (2 * C if final_norm else 0))
+
+
+def test_the_learners_formula_with_no_slip_is_right():
+    assert ex.check_parameter_count(_count).passed
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (_with_head, "tied"), (_no_positions, "position embedding"), (_no_biases, "biases"),
-    (_mlp_width_c, "4·C wide"), (_no_final_norm, "ln_f"),
+    (lambda c: _count(c, untied_head=True), "tied"),
+    (lambda c: _count(c, positions=False), "position embedding"),
+    (lambda c: _count(c, vectors=False), "biases"),
+    (lambda c: _count(c, mlp_width=1), "4·C wide"),
+    (lambda c: _count(c, final_norm=False), "ln_f"),
 ])
 def test_parameter_count_mistakes_get_their_hint(wrong, hint):
     result = ex.check_parameter_count(wrong)

@@ -59,8 +59,10 @@ def test_mask_tokens_checker_reports_input_modified_and_wrong_return():
     def in_place(ids, m, v, s):
         ids[:, 1] = m
         return ids, ids
-    assert "changed its input" in ex.check_mask_tokens(in_place).message
-    assert "pair of tensors" in ex.check_mask_tokens(lambda i, m, v, s: i).message
+    in_place_result = ex.check_mask_tokens(in_place)
+    assert "changed its input" in in_place_result.message and "ids.clone()" in in_place_result.mistake
+    one_tensor = ex.check_mask_tokens(lambda i, m, v, s: i)
+    assert "pair of tensors" in one_tensor.message and "return inputs, labels" in one_tensor.mistake
     assert not ex.check_mask_tokens(None).passed
 
 

@@ -23,6 +23,7 @@ def test_reference_solutions_pass(solved):
     (lambda h, m: h.mean(1), "padding included"),
     (lambda h, m: (h * m.unsqueeze(-1)).sum(1) / h.shape[1], "divided by T"),
     (lambda h, m: (h * m.unsqueeze(-1)).sum(1), "this is the sum"),
+    (lambda h, m: torch.einsum("btc,bt->bc", h, m.float()) / m.sum(), "of the whole batch"),
 ])
 def test_mean_pool_mistakes_get_their_hint(wrong, hint):
     result = ex.check_mean_pool(wrong)

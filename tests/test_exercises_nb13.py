@@ -33,6 +33,8 @@ def _arithmetic(t, p):
     (accuracy, "this is the accuracy"),
     (_arithmetic, "harmonic"),
     (lambda t, p: precision_recall_f1(t, p, positive=0)[2], "class 0"),
+    (lambda t, p: sum(a == b == 1 for a, b in zip(t, p)) / max(sum(p), 1), "precision TP/(TP+FP) alone"),
+    (lambda t, p: sum(a == b == 1 for a, b in zip(t, p)) / max(sum(t), 1), "recall TP/(TP+FN) alone"),
 ])
 def test_f1_mistakes_get_their_hint(wrong, hint):
     result = ex.check_f1(wrong)

@@ -137,4 +137,6 @@ def check_solve_analogy(solve_analogy) -> Result:
         Mistake(lambda E, itos, a, b, c: _solve(E, itos, a, b, c, exclude=False),
                 "a, b and c themselves were allowed as answers, and one of them won (b - a + c is usually "
                 "closest to b or c). Exclude the three question words before taking the best match."),
+        Mistake(lambda E, itos, a, b, c: itos.index(_solve(E, itos, a, b, c)),
+                "you returned the row number of the best match; return the word itself, itos[best]."),
     ])

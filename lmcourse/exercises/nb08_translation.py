@@ -34,8 +34,6 @@ def check_brevity_penalty(brevity_penalty) -> Result:
                 "outputs are penalised, so return 1.0 when hyp_len >= ref_len."),
         Mistake(lambda c, r: 1.0 if c >= r else (1 - r / c if c > 0 else 0.0),
                 "the exponential is missing: the penalty is exp(1 - ref_len / hyp_len), a number in (0, 1]."),
-        Mistake(lambda c, r: 1.0 if c > r else (math.exp(1 - r / c) if c > 0 else 0.0),
-                "compare with >=: equal lengths are not too short (and r == c gives exp(0) = 1 anyway)."),
         Mistake(lambda c, r: 1.0 if c >= r else (math.exp(1 - r / c) if c > 0 else 1.0),
                 "an empty output must score 0: nothing was translated, so the penalty is 0, not 1."),
     ])

@@ -31,6 +31,9 @@ def check_mean_pool(mean_pool_fn) -> Result:
                 "tokens of each text: attention_mask.sum(1)."),
         Mistake(lambda h, m: (h * m.unsqueeze(-1)).sum(1),
                 "this is the sum of the real token vectors; divide by how many there are to get the mean."),
+        Mistake(lambda h, m: (h * m.unsqueeze(-1)).sum(1) / m.sum(),
+                "you divided by the real tokens of the whole batch (attention_mask.sum()); each text has its "
+                "own count: attention_mask.sum(1, keepdim=True)."),
     ])
 
 

@@ -33,6 +33,10 @@ def check_f1(f1) -> Result:
                             "stays low when either one is low."),
         Mistake(lambda t, p: precision_recall_f1(t, p, positive=0)[2],
                 "you computed the F1 of class 0: the positive class is 1 (TP = predicted 1 and truly 1)."),
+        Mistake(lambda t, p: precision_recall_f1(t, p)[0],
+                "this is the precision TP/(TP+FP) alone; F1 also needs the recall TP/(TP+FN): 2PR/(P+R)."),
+        Mistake(lambda t, p: precision_recall_f1(t, p)[1],
+                "this is the recall TP/(TP+FN) alone; F1 also needs the precision TP/(TP+FP): 2PR/(P+R)."),
     ])
 
 
