@@ -2,12 +2,17 @@
 
     python benchmarks/shakespeare_char.py            # 2000 iterations, as nanoGPT's README
     python benchmarks/shakespeare_char.py --iters 200
+    python benchmarks/shakespeare_char.py --position learned   # GPT-2's learned positions, as nanoGPT
 
 The config is nanoGPT's `train_shakespeare_char.py` with its README's CPU overrides:
 n_layer 4, n_head 4, n_embd 128, block 64, batch 12, dropout 0, no bias, no compile;
 AdamW (betas 0.9, 0.99, weight decay 0.1), lr 1e-3 warmed up for 100 iterations then
 cosine-decayed to 1e-4 at the last iteration, gradient clipping at 1.0, and the validation
 loss averaged over 20 batches. nanoGPT reports ≈ 60 ms/iter and a val loss ≈ 1.88 on a laptop.
+
+One change from nanoGPT's model, on by default: rotary positions (`GPTConfig(position="rope")`,
+notebook 07's RoPE) instead of a learned position table. Same sizes and hyperparameters otherwise;
+`--position learned` gives nanoGPT's model, so the effect of the change can be measured here.
 
 The last line is `val_loss=<x> ms_per_iter=<y> tokens_per_s=<z>`: ms_per_iter is the median
 wall time of a whole training iteration (batch, forward, backward, update), evaluation excluded.
@@ -34,6 +39,8 @@ from lmcourse.train import TrainConfig, train
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=2000, help="training iterations (default 2000)")
+    parser.add_argument("--position", choices=("rope", "learned"), default="rope",
+                        help="position encoding (default rope; learned = GPT-2/nanoGPT)")
     parser.add_argument("--eval-every", type=int, default=None, help="evaluate every N iterations (default: at the end)")
     args = parser.parse_args()
     if args.iters < 101:
@@ -43,7 +50,7 @@ def main() -> None:
     tok = CharTokenizer.from_text(text)
     train_ids, val_ids = split_ids(tok.encode(text), val_fraction=0.1)
     config = GPTConfig(block_size=64, vocab_size=tok.vocab_size, n_layer=4, n_head=4, n_embd=128,
-                       dropout=0.0, bias=False)
+                       dropout=0.0, bias=False, position=args.position)
     model = GPT(config)
     batch, block = 12, 64
     g_train, g_val = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
@@ -60,7 +67,7 @@ def main() -> None:
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for step, tr, va in zip(history.steps, history.train_loss, history.val_loss):
         print(f"step {step}: train {tr:.4f} val {va:.4f}")
-    print(f"params {sum(p.numel() for p in model.parameters()):,} | total {total:.1f} s | peak RSS {rss_mib:.0f} MiB | "
+    print(f"position={args.position} | params {sum(p.numel() for p in model.parameters()):,} | total {total:.1f} s | peak RSS {rss_mib:.0f} MiB | "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"val_loss={history.val_loss[-1]:.4f} ms_per_iter={ms:.2f} tokens_per_s={batch * block / (ms / 1000):.0f}")
 

@@ -12,6 +12,8 @@ with one fused matrix, uses ``F.scaled_dot_product_attention`` (``is_causal``) f
 can return its weights through :func:`lmcourse.attention.attention` for plotting, and reuses
 past keys and values from a :class:`KVCache` when generating one token at a time.
 The config names are nanoGPT's, so the code reads side by side with it.
+``GPTConfig(position="rope")`` swaps the learned positions for rotary ones (notebook 07's
+RoPE), the one modern change notebook 10 measures.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ import torch.nn.functional as F
 
 from . import sampling
 from .attention import attention, causal_mask
-from .positions import LearnedPositions
+from .positions import LearnedPositions, RotaryEmbedding
 from .transformer import FeedForward, LayerNorm
+
+
+POSITIONS = ("learned", "rope")
 
 
 @dataclass
@@ -40,6 +45,7 @@ class GPTConfig:
     n_embd: int = 128         # the model width C; each head gets n_embd // n_head
     dropout: float = 0.0
     bias: bool = True         # biases in the linear layers and LayerNorms (GPT-2: True)
+    position: str = "learned"  # "learned" (GPT-2's wpe) or "rope" (rotary, as in LLaMA)
 
     def __post_init__(self):
         for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
@@ -50,6 +56,10 @@ class GPTConfig:
             raise ValueError(f"n_embd must be divisible by n_head; got n_embd={self.n_embd}, n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        if self.position not in POSITIONS:
+            raise ValueError(f"position must be one of {', '.join(map(repr, POSITIONS))}; got {self.position!r}")
+        if self.position == "rope" and (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"position='rope' needs an even head size n_embd // n_head; got {self.n_embd // self.n_head}")
 
 
 class KVCache:
@@ -91,6 +101,9 @@ class CausalSelfAttention(nn.Module):
     written-out :func:`lmcourse.attention.attention` instead and also returns the weights
     (B, nh, T, T_k). With a ``cache`` the queries are the last T of ``cache.length + T``
     positions and the mask is aligned bottom-right (each new token sees everything before it).
+    With ``config.position == "rope"`` q and k are rotated by their positions
+    (:class:`lmcourse.positions.RotaryEmbedding`) before the scores, so the scores depend on
+    how far apart two tokens are, not on where they sit.
     """
 
     def __init__(self, config: GPTConfig):
@@ -98,12 +111,17 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        rope = config.position == "rope"
+        self.rope = RotaryEmbedding(config.n_embd // config.n_head, config.block_size) if rope else None
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, *, need_weights: bool = False):
         B, T, C = x.shape
         hs = C // self.n_head
         q, k, v = self.c_attn(x).split(C, dim=2)                          # (B, T, 3C) -> 3 × (B, T, C)
         q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # -> (B, nh, T, hs)
+        if self.rope is not None:                                         # rotate q and k by their positions
+            offset = cache.length if cache is not None else 0
+            q, k = self.rope(q, offset), self.rope(k, offset)
         if cache is not None:
             k, v = cache.update(layer, k, v)                              # (B, nh, T_k, hs), T_k = past + T
         T_k = k.shape[2]
@@ -158,7 +176,8 @@ class GPT(nn.Module):
             raise ValueError(f"config must be a GPTConfig; got {type(config).__name__}")
         self.config = c = config
         self.wte = nn.Embedding(c.vocab_size, c.n_embd)                   # token embedding
-        self.wpe = LearnedPositions(c.block_size, c.n_embd)               # learned position embedding
+        # learned position embedding (GPT-2); with RoPE the attention layers rotate q and k instead
+        self.wpe = LearnedPositions(c.block_size, c.n_embd) if c.position == "learned" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
@@ -190,7 +209,10 @@ class GPT(nn.Module):
     def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None, need_weights: bool = False):
         offset = cache.length if cache is not None else 0
         self._check_idx(idx, offset)
-        x = self.drop(self.wpe(self.wte(idx), offset=offset))            # (B, T) -> (B, T, C)
+        x = self.wte(idx)                                                  # (B, T) -> (B, T, C)
+        if self.wpe is not None:
+            x = self.wpe(x, offset=offset)
+        x = self.drop(x)
         weights = []
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer, need_weights=need_weights)
@@ -301,13 +323,14 @@ class GPT(nn.Module):
 def parameter_count(config: GPTConfig) -> int:
     """Parameters of ``GPT(config)`` from the formula (the tied head counts once).
 
-    Embeddings V·C + block_size·C; per block 12·C² + 13·C with biases (attention 4C² + 4C,
+    Embeddings V·C, plus block_size·C for learned positions (RoPE has no parameters); per block 12·C² + 13·C with biases (attention 4C² + 4C,
     MLP 8C² + 5C, two LayerNorms 4C) or 12·C² + 2·C without; the final LayerNorm 2C (or C).
     """
     C, L = config.n_embd, config.n_layer
     per_block = 12 * C * C + (13 * C if config.bias else 2 * C)
     final_norm = 2 * C if config.bias else C
-    return config.vocab_size * C + config.block_size * C + L * per_block + final_norm
+    positions = config.block_size * C if config.position == "learned" else 0
+    return config.vocab_size * C + positions + L * per_block + final_norm
 
 
 __all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "KVCache", "parameter_count"]

@@ -281,3 +281,72 @@ def test_bad_configs_are_refused(kwargs, fragment):
 def test_gpt_needs_a_gpt_config():
     with pytest.raises(ValueError, match="config must be a GPTConfig"):
         GPT({"n_layer": 2})
+
+
+# ---- rotary positions (GPTConfig(position="rope")) ----------------------------------------------
+
+ROPE = GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=2, n_embd=16, position="rope")
+
+
+@pytest.fixture(scope="module")
+def rope_model():
+    torch.manual_seed(1)
+    m = GPT(ROPE)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return m.eval()
+
+
+def test_rope_gpt_has_no_position_table_and_its_formula_counts_that(rope_model):
+    assert rope_model.wpe is None and all(b.attn.rope is not None for b in rope_model.blocks)
+    assert parameter_count(ROPE) == count_parameters(rope_model) == parameter_count(SMALL) - 16 * 16
+    assert not any("rope" in k for k in rope_model.state_dict())          # cos/sin tables are not weights
+
+
+def test_rope_gpt_is_causal_and_its_cache_and_attention_paths_agree(rope_model):
+    idx = torch.randint(11, (2, 12))
+    other = idx.clone()
+    other[:, 7] = (other[:, 7] + 1) % 11
+    with torch.no_grad():
+        full, _ = rope_model(idx)
+        changed, _ = rope_model(other)
+        cache = rope_model.new_cache(2)
+        steps = torch.stack([rope_model.next_logits(idx[:, i:i + 1], cache) for i in range(12)], 1)
+    assert torch.equal(full[:, :7], changed[:, :7]) and not torch.allclose(full[:, 7:], changed[:, 7:])
+    assert torch.allclose(steps, full, atol=1e-5)
+    slow, _ = rope_model.logits_and_attention(idx)
+    assert torch.allclose(slow, full, atol=1e-5)
+
+
+@pytest.mark.parametrize("prompt_len, new", [(1, 15), (3, 30)])
+def test_rope_kv_cache_gives_the_same_tokens(rope_model, prompt_len, new):
+    idx = torch.randint(11, (3, prompt_len))
+    assert torch.equal(rope_model.generate(idx, new, greedy=True),
+                       rope_model.generate(idx, new, greedy=True, use_cache=False))
+
+
+def test_rope_attention_scores_depend_on_distance_not_on_where_the_tokens_sit(rope_model):
+    attn = rope_model.blocks[0].attn
+    x = torch.randn(1, 1, 16).expand(1, 10, 16)                         # the same vector at every position
+    B, T, C = x.shape
+    q, k, _ = attn.c_attn(x).split(C, dim=2)
+    q, k = (t.view(B, T, 2, 8).transpose(1, 2) for t in (q, k))
+    scores = attn.rope(q) @ attn.rope(k).transpose(-2, -1)               # (1, nh, T, T)
+    diagonals = [scores.diagonal(offset=d, dim1=-2, dim2=-1) for d in range(-9, 10)]
+    assert all(torch.allclose(d, d[..., :1].expand_as(d), atol=1e-4) for d in diagonals)
+
+
+def test_checkpoints_do_not_cross_between_position_kinds(model):
+    with pytest.raises(ValueError, match="unexpected keys \\['wpe.embedding.weight'\\]"):
+        GPT.from_state_dict(model.state_dict(), ROPE)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"position": "alibi"}, "position must be one of 'learned', 'rope'; got 'alibi'"),
+    ({"position": "rope", "n_embd": 18, "n_head": 2}, "even head size"),
+])
+def test_bad_position_settings_are_refused(kwargs, fragment):
+    with pytest.raises(ValueError) as err:
+        GPTConfig(**kwargs)
+    assert fragment in str(err.value)
