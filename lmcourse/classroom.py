@@ -7,8 +7,8 @@ Two things a teacher needs besides the notebooks themselves:
   into a reveal.js deck: a ``#``/``##`` heading starts a new slide, a ``###`` heading a
   sub-slide (down arrow), other cells stay on the slide before them, and reference
   solutions become speaker notes. :func:`tag_slides` applies that rule,
-  and :func:`build_slides` writes the decks with reveal.js, require.js and jQuery copied
-  beside them, so they open from disk without internet (formulas still use MathJax from its CDN).
+  and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
+  copied beside them, so they open from disk without internet, formulas included.
 - **Student copies.** :func:`student_copy` removes every cell tagged ``solution`` and the
   sentences that point to them; :func:`build_student_copies` writes one per notebook and
   leaves the notebooks in ``notebooks/`` (the teacher's copies, with solutions) untouched.
@@ -161,8 +161,8 @@ def build_student_copies(notebooks: Sequence[str | os.PathLike], out_dir: str | 
 def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
     """Write a reveal.js deck ``NN_topic.slides.html`` per notebook into ``out_dir``.
 
-    reveal.js, require.js and jQuery are copied next to the decks and referenced by relative
-    paths, so the folder works offline and can be copied to a classroom machine as is.
+    reveal.js, require.js, jQuery and MathJax are copied next to the decks and referenced by
+    relative paths, so the folder works offline and can be copied to a classroom machine as is.
     Cells are tagged with :func:`tag_slides` on the fly, so an untagged notebook still
     gives a sensible deck.
     """
@@ -171,11 +171,12 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
     paths = _notebook_paths(notebooks)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(VENDOR / "reveal.js", out / "reveal.js", dirs_exist_ok=True)
+    for folder in ("reveal.js", "mathjax"):
+        shutil.copytree(VENDOR / folder, out / folder, dirs_exist_ok=True)
     for script in ("require.js", "jquery.min.js"):
         shutil.copy2(VENDOR / script, out / script)
-    exporter = SlidesExporter(reveal_url_prefix="reveal.js", require_js_url="require.js",
-                              jquery_url="jquery.min.js", reveal_scroll=True)
+    exporter = SlidesExporter(reveal_url_prefix="reveal.js", require_js_url="require.js", jquery_url="jquery.min.js",
+                              mathjax_url="mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe", reveal_scroll=True)
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)

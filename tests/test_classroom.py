@@ -72,12 +72,13 @@ def test_slide_decks_build_for_every_notebook_and_work_offline(tmp_path):
         html = deck.read_text(encoding="utf-8")
         headings = sum(1 for c in _read(path).cells if classroom.slide_type(c) in ("slide", "subslide"))
         assert html.count("<section") >= headings, deck.name
-        local = re.findall(r'(?:src|href)="((?:reveal\.js|require|jquery)[^"]*)"', html)
+        local = re.findall(r'(?:src|href)="((?:reveal\.js|require|jquery|mathjax)[^"]*)"', html)
         local += re.findall(r'"(reveal\.js/[^"]+)"', html)
-        assert {"require.js", "jquery.min.js", "reveal.js/dist/reveal.js"} <= set(local), deck.name
+        assert {"require.js", "jquery.min.js", "reveal.js/dist/reveal.js",
+                "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"} <= set(local), deck.name
         missing = [ref for ref in set(local) if not (tmp_path / ref.split("?")[0]).is_file()]
         assert not missing, f"{deck.name} points to files that were not copied: {missing}"
-        assert "unpkg.com/reveal" not in html and "cdnjs.cloudflare.com/ajax/libs/require" not in html
+        assert not re.search(r"unpkg.com/reveal|cdnjs.cloudflare.com/ajax/libs/(require|jquery|mathjax)", html)
 
 
 def test_solutions_appear_only_as_speaker_notes_in_a_deck(tmp_path):
