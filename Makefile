@@ -3,7 +3,8 @@
 #   make lab     open the course in JupyterLab (sets up .venv first if needed)
 #   make test    unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
-#   make outputs re-execute notebooks in place with the cpu profile (NB=... for one)
+#   make outputs re-execute notebooks in place with the cpu profile (NB=... for one);
+#                KINETO_LOG_LEVEL=6 keeps torch.profiler's time-stamped log lines out of them
 #   make slides  a reveal.js deck per notebook in build/slides (works offline)
 #   make student student copies without solutions in build/student (notebooks/ keeps them)
 
@@ -36,7 +37,7 @@ test: setup
 	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 outputs: setup
-	LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE KINETO_LOG_LEVEL=6 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
 		--NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $(NB)
 	$(BIN)/python -m lmcourse.classroom tag $(NB)

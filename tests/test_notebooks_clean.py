@@ -62,6 +62,13 @@ class TestStoredNotebook:
             if user not in ("root", "runner") and len(user) > 3:
                 assert user not in text, f"an output shows the user name {user!r}"
 
+    def test_outputs_hold_no_native_library_log_lines(self, path):
+        # e.g. torch.profiler's "USDT:<date> <pid>:<tid> ...cpp:52] profiler_start": run with KINETO_LOG_LEVEL=6
+        for cell in _code_cells(_load(path)):
+            for out in cell["outputs"]:
+                text = "".join(out.get("text", ""))
+                assert not re.search(r"^(USDT|[IWE]\d{4}):?[\d :-]+", text, re.M), f"a log line in an output: {text[:120]!r}"
+
     def test_is_a_sensible_size(self, path):
         assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
 
