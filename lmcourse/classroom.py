@@ -38,7 +38,7 @@ VENDOR = Path(__file__).parent / "vendor"
 SOLUTION_TAG = "solution"
 _SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
                                r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
-STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook: try each exercise first."
+STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook."
 
 
 def slide_type(cell: nbformat.NotebookNode) -> str:
@@ -107,11 +107,17 @@ def tag_slides(nb: nbformat.NotebookNode) -> int:
     return changed
 
 
+def _student_note(match: re.Match) -> str:
+    text = match.group(0)
+    lead = text[: len(text) - len(text.lstrip())]
+    return lead + STUDENT_NOTE + ("\n" if text.endswith("\n") else "")
+
+
 def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` without its solution cells, for handing out to learners.
 
     Cells tagged ``solution`` are removed; markdown sentences that point to "the collapsed
-    solution cell" are replaced by one line saying where solutions are. Exercise cells (the
+    solution cell" are replaced, in place, by one saying where solutions are. Exercise cells (the
     ``# TODO`` ones) and everything else stay as they are. ``nb`` is not modified.
     """
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
@@ -119,9 +125,8 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     out = copy.deepcopy(nb)
     out.cells = [c for c in out.cells if SOLUTION_TAG not in c.metadata.get("tags", [])]
     for cell in out.cells:
-        if cell.cell_type == "markdown" and _SOLUTION_POINTER.search(cell.source):
-            text = _SOLUTION_POINTER.sub("", cell.source).rstrip()
-            cell.source = f"{text} {STUDENT_NOTE}".strip() if text else STUDENT_NOTE
+        if cell.cell_type == "markdown":
+            cell.source = _SOLUTION_POINTER.sub(_student_note, cell.source)
     out.metadata.setdefault("lmcourse", {})["copy"] = "student"
     return out
 
