@@ -42,6 +42,9 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 _RESUME_IGNORES = ("progress", "save_every")  # fields that may change between a run and its resume
 
 
+_FLUSH_EVERY = 50  # steps between reading the kept loss/norm tensors (one device sync each time)
+
+
 def _check_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
@@ -281,6 +284,8 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
         pending_norm.append(norm)
         pending_lr.append(lr)
         pending_ms.append((time.perf_counter() - t0) * 1000)
+        if len(pending_loss) >= _FLUSH_EVERY:     # bounded: thousands of live scalars fragment the CPU heap
+            flush()
         if bar is not None:
             bar.update(1)
         if step % config.eval_every == 0 or step == config.steps:
