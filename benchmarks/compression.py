@@ -28,6 +28,7 @@ from lmcourse.batches import get_batch, split_ids
 from lmcourse.data import load_text
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.tokenizers import CharTokenizer
+from lmcourse.transformer import count_parameters
 from lmcourse.train import TrainConfig, train
 
 BLOCK, BATCH_TRAIN = 64, 12
@@ -89,7 +90,7 @@ def main() -> None:
         ms = C.forward_ms(model, x_timed, repeat=args.repeat)
         ref_ms = ref_ms or ms
         loss = C.mean_loss(model, val_batches)
-        params = C.count_parameters(teacher if "int8" in name else model)   # int8 rows: same weights, fewer bits
+        params = count_parameters(teacher if "int8" in name else model, trainable_only=False)   # int8 rows: same weights, fewer bits
         print(f"{name:<40}{params:>9,}{size:>10,}{ref_size / size:>10.2f}x{ms:>8.2f}"
               f"{ref_ms / ms:>7.2f}x{loss:>9.3f}{loss - ref_loss:>+8.3f}")
     print(f"(measured in one run of {time.perf_counter() - start:.0f} s)")

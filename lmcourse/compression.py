@@ -2,7 +2,7 @@
 
 Notebook 14 writes each idea out in plain view and then uses these versions:
 
-* **measuring** — :func:`count_parameters`, :func:`size_on_disk` (bytes of a safetensors
+* **measuring** — :func:`size_on_disk` (bytes of a safetensors
   file), :func:`latency_ms`, :func:`tokens_per_second`, :func:`profile_forward` (a
   ``torch.profiler`` table) and :func:`mean_loss` on a fixed list of batches;
 * **quantization** — :func:`quantize_int8` / :func:`dequantize_int8` (symmetric int8,
@@ -42,11 +42,6 @@ PARTS = ("attn", "mlp")
 # ---------------------------------------------------------------------------------------------
 # measuring
 # ---------------------------------------------------------------------------------------------
-
-def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters of ``model`` (a tied weight counts once); only trainable ones if asked."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
 
 def _unique_tensors(state: dict) -> dict:
     """A state dict without repeated storage (tied weights appear once), contiguous, on the CPU."""
@@ -475,7 +470,7 @@ def average_weights(models: Sequence[nn.Module], weights: Sequence[float] | None
     return out
 
 
-__all__ = ["count_parameters", "size_on_disk", "torch_save_size", "latency_ms", "tokens_per_second",
+__all__ = ["size_on_disk", "torch_save_size", "latency_ms", "tokens_per_second",
            "profile_forward", "mean_loss", "forward_ms", "quantize_int8", "dequantize_int8", "Int8Linear",
            "block_linears", "quantize_linears", "quantize_dynamic_int8", "magnitude_mask", "prune_magnitude",
            "remove_pruning", "sparsity", "neuron_scores", "prune_mlp_neurons", "distillation_loss", "Distiller",

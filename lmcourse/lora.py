@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .transformer import count_parameters
+
 DEFAULT_TARGETS = ("attn.c_attn", "attn.c_proj", "mlp.linear1", "mlp.linear2")
 
 
@@ -104,8 +106,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 def trainable_parameters(model: nn.Module) -> tuple[int, int]:
     """``(trainable, total)`` parameter counts of ``model`` (tied weights count once)."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+    return count_parameters(model), count_parameters(model, trainable_only=False)
 
 
 __all__ = ["LoRALinear", "apply_lora", "merge_lora", "trainable_parameters", "DEFAULT_TARGETS"]

@@ -207,9 +207,10 @@ class Transformer(nn.Module):
         return self.decode(tgt, self.encode(src), src)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """The number of distinct trainable numbers in ``module`` (tied weights count once)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:
+    """The number of distinct numbers in ``module`` (tied weights count once): the trainable
+    ones, or with ``trainable_only=False`` all of them, frozen ones included."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def layer_parameter_count(d_model: int, d_ff: int, *, decoder: bool = False, bias: bool = True) -> int:

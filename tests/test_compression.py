@@ -14,6 +14,7 @@ from torch.nn.utils import prune
 
 from lmcourse import compression as C
 from lmcourse.gpt import GPT, GPTConfig, parameter_count
+from lmcourse.transformer import count_parameters
 
 CONFIG = GPTConfig(block_size=8, vocab_size=13, n_layer=2, n_head=2, n_embd=16)
 
@@ -37,14 +38,17 @@ def _quantize_per_channel_torch(w, scale):
 
 # --- measuring --------------------------------------------------------------------------------
 
-def test_count_parameters_matches_the_gpt_formula_and_counts_tied_weights_once():
-    assert C.count_parameters(_gpt()) == parameter_count(CONFIG)
+def test_count_parameters_matches_the_gpt_formula_and_can_include_frozen_weights():
+    model = _gpt()
+    assert count_parameters(model) == count_parameters(model, trainable_only=False) == parameter_count(CONFIG)
+    model.wte.weight.requires_grad_(False)
+    assert count_parameters(model, trainable_only=False) - count_parameters(model) == model.wte.weight.numel()
 
 
 def test_size_on_disk_is_four_bytes_per_parameter_plus_a_header():
     model = _gpt()
     size = C.size_on_disk(model)
-    assert 4 * C.count_parameters(model) < size < 4 * C.count_parameters(model) + 4096
+    assert 4 * count_parameters(model) < size < 4 * count_parameters(model) + 4096
 
 
 def test_int8_model_is_smaller_on_disk():
@@ -218,7 +222,7 @@ def test_pruning_mlp_neurons_shrinks_the_matrices_and_keeps_the_strongest():
     keep = torch.topk(C.neuron_scores(old), 48).indices.sort().values
     assert mlp.linear1.weight.shape == (48, 16) and mlp.linear2.weight.shape == (16, 48)
     assert torch.equal(mlp.linear1.weight, old.linear1.weight[keep])
-    assert C.count_parameters(pruned) == C.count_parameters(model) - 2 * (16 * 16 + 16 + 16 * 16)
+    assert count_parameters(pruned) == count_parameters(model) - 2 * (16 * 16 + 16 + 16 * 16)
 
 
 def test_removing_neurons_equals_zeroing_their_rows_and_columns():
