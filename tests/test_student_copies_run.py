@@ -4,6 +4,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -15,7 +16,10 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_student_copy_executes_without_errors(path, tmp_path):
     student = classroom.student_copy(nbformat.read(path, as_version=4))
-    client = NotebookClient(student, timeout=300, kernel_name="python3",
+    # IPC sockets instead of TCP ports: nbval starts kernels in the other xdist worker at the same
+    # time, and two kernels that pick the same free port lose each other's messages (a silent hang)
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+    client = NotebookClient(student, km=km, timeout=300, startup_timeout=120,
                             resources={"metadata": {"path": str(tmp_path)}})
     try:
         client.execute()
