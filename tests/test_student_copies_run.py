@@ -26,6 +26,9 @@ def test_student_copy_executes_without_errors(path, tmp_path):
     except CellExecutionError as err:
         pytest.fail(f"{path.name}: the student copy stops with an error (a cell needs a removed solution?)\n"
                     f"{str(err)[-1500:]}")
+    finally:
+        if km.has_kernel:                 # nbclient shuts down only kernels it started itself
+            km.shutdown_kernel(now=True)
     verdicts = [o.get("text", "") for c in student.cells if "exercise" in c.metadata.get("tags", [])
                 for o in c.get("outputs", [])]
     assert any("not written yet" in v for v in verdicts), "exercise cells should report that they are unwritten"
