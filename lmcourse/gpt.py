@@ -323,8 +323,9 @@ class GPT(nn.Module):
 def parameter_count(config: GPTConfig) -> int:
     """Parameters of ``GPT(config)`` from the formula (the tied head counts once).
 
-    Embeddings V·C, plus block_size·C for learned positions (RoPE has no parameters); per block 12·C² + 13·C with biases (attention 4C² + 4C,
-    MLP 8C² + 5C, two LayerNorms 4C) or 12·C² + 2·C without; the final LayerNorm 2C (or C).
+    Embeddings V·C, plus block_size·C for learned positions (RoPE has no parameters); per
+    block 12·C² + 13·C with biases (attention 4C² + 4C, MLP 8C² + 5C, two LayerNorms 4C) or
+    12·C² + 2·C without; the final LayerNorm 2C (or C).
     """
     C, L = config.n_embd, config.n_layer
     per_block = 12 * C * C + (13 * C if config.bias else 2 * C)
