@@ -66,8 +66,9 @@ def split_at_headings(nb: nbformat.NotebookNode) -> int:
     """Split markdown cells so that every ``#``–``###`` heading starts a cell; return how many cells were added.
 
     A slide begins at a cell, so a heading in the middle of a cell would be buried in the
-    slide before it. Headings inside fenced code blocks are left alone. New cells get the
-    id of the cell they came from plus ``-1``, ``-2``, … and no metadata of their own.
+    slide before it. Headings inside fenced code blocks or inside an HTML ``<div>`` box (the
+    "Common mistakes" boxes) are left alone, so a box stays whole. New cells get the id of
+    the cell they came from plus ``-1``, ``-2``, … and no metadata of their own.
     """
     added, cells = 0, []
     for cell in nb.cells:
