@@ -14,10 +14,29 @@ all-zero output (as SDPA does), never NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+def check_head_sizes(sizes: Mapping[str, int], *, width: str, dropout: float) -> None:
+    """Refuse sizes a multi-head model cannot have, with an error naming the field.
+
+    Every value of ``sizes`` must be a positive int, ``sizes[width]`` (the model width) must be
+    divisible by ``sizes["n_head"]`` (each head gets ``width // n_head`` dimensions) and
+    ``dropout`` must be in [0, 1). :class:`MultiHeadAttention`, ``GPTConfig`` and
+    ``BertConfig`` all check their sizes with it.
+    """
+    for name, n in sizes.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a positive int; got {n!r}")
+    if sizes[width] % sizes["n_head"]:
+        raise ValueError(f"{width} must be divisible by n_head (each head gets {width} // n_head "
+                         f"dimensions); got {width}={sizes[width]}, n_head={sizes['n_head']}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
 
 
 def causal_mask(t_q: int, t_k: int | None = None, *, device=None) -> torch.Tensor:
@@ -101,14 +120,7 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        for name, n in (("d_model", d_model), ("n_head", n_head)):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"{name} must be a positive int; got {n!r}")
-        if d_model % n_head:
-            raise ValueError(f"d_model must be divisible by n_head (each head gets d_model // n_head "
-                             f"dimensions); got d_model={d_model}, n_head={n_head}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+        check_head_sizes({"d_model": d_model, "n_head": n_head}, width="d_model", dropout=dropout)
         self.d_model, self.n_head, self.head_dim, self.dropout = d_model, n_head, d_model // n_head, dropout
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .attention import check_head_sizes
 from .positions import LearnedPositions
 from .pretraining import IGNORE_INDEX
 from .transformer import EncoderLayer, LayerNorm
@@ -45,14 +46,8 @@ class BertConfig:
     pad_id: int = 0
 
     def __post_init__(self):
-        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "d_ff", "max_len", "type_vocab_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd must be divisible by n_head; got n_embd={self.n_embd}, n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        sizes = ("vocab_size", "n_layer", "n_head", "n_embd", "d_ff", "max_len", "type_vocab_size")
+        check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
         if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int) or not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id must be a token id in [0, vocab_size={self.vocab_size}); got {self.pad_id!r}")
 

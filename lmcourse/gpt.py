@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import sampling
-from .attention import attention, causal_mask
+from .attention import attention, causal_mask, check_head_sizes
 from .positions import LearnedPositions, RotaryEmbedding
 from .transformer import FeedForward, LayerNorm
 
@@ -48,14 +48,8 @@ class GPTConfig:
     position: str = "learned"  # "learned" (GPT-2's wpe) or "rope" (rotary, as in LLaMA)
 
     def __post_init__(self):
-        for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd must be divisible by n_head; got n_embd={self.n_embd}, n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        sizes = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd")
+        check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
         if self.position not in POSITIONS:
             raise ValueError(f"position must be one of {', '.join(map(repr, POSITIONS))}; got {self.position!r}")
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
