@@ -30,8 +30,12 @@ from torch import nn
 MODEL_FILE, STATE_FILE = "model.safetensors", "state.pt"
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_name)`` on a temporary file beside ``path``, then rename it to ``path``."""
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_name)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    A reader never sees a half-written file: either the old one or the complete new one.
+    The temporary file is removed if ``write`` fails.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
@@ -101,8 +105,8 @@ def save_checkpoint(folder: str | os.PathLike, model: nn.Module, *, optimizer=No
         "rng": rng_state(generator),
         "extra": extra or {},
     }
-    _atomic_write(folder / MODEL_FILE, lambda tmp: save_model(model, tmp))
-    _atomic_write(folder / STATE_FILE, lambda tmp: torch.save(state, tmp))
+    atomic_write(folder / MODEL_FILE, lambda tmp: save_model(model, tmp))
+    atomic_write(folder / STATE_FILE, lambda tmp: torch.save(state, tmp))
     return folder
 
 

@@ -28,11 +28,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import nbformat
+
+from .checkpoint import atomic_write
 
 VENDOR = Path(__file__).parent / "vendor"
 SOLUTION_TAG = "solution"
@@ -132,16 +133,9 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def _atomic_write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+def _write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: nbformat.write(nb, tmp))
 
 
 def _notebook_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -159,7 +153,7 @@ def build_student_copies(notebooks: Sequence[str | os.PathLike], out_dir: str | 
     written = []
     for path in _notebook_paths(notebooks):
         target = Path(out_dir) / path.name
-        _atomic_write_notebook(student_copy(nbformat.read(path, as_version=4)), target)
+        _write_notebook(student_copy(nbformat.read(path, as_version=4)), target)
         written.append(target)
     return written
 
@@ -189,10 +183,7 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
         tag_slides(nb)
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / f"{path.stem}.slides.html"
-        fd, tmp = tempfile.mkstemp(dir=out, suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, target)
+        atomic_write(target, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
         written.append(target)
     return written
 
@@ -216,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if tag_slides(nb):
                     stale.append(path)
                     if not args.check:
-                        _atomic_write_notebook(nb, path)
+                        _write_notebook(nb, path)
             verb = "need tagging" if args.check else "tagged"
             print(f"{len(stale)} notebook(s) {verb}" + "".join(f"\n  {p}" for p in stale))
             return 1 if args.check and stale else 0
