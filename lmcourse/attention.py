@@ -82,13 +82,17 @@ def check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None, *,
-              scale: float | None = None, dropout_p: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+              scale: float | None = None, dropout_p: float = 0.0,
+              training: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention, written out: ``softmax(q kᵀ · scale, masked) v``.
 
     Shapes: ``q`` (…, T_q, d_k), ``k`` (…, T_k, d_k), ``v`` (…, T_k, d_v), any leading axes
     (batch, heads). ``scale`` defaults to ``1/√d_k``. Returns ``(output, weights)`` with
     output (…, T_q, d_v) and weights (…, T_q, T_k), each row of weights summing to 1 over
-    the keys (0 for a query with every key masked). Dropout, if any, acts on the weights.
+    the keys (0 for a query with every key masked). Dropout, if any, acts on the weights and
+    only when ``training`` is True (pass ``training=self.training`` from a module, so that
+    ``model.eval()`` turns it off; ``F.scaled_dot_product_attention`` has no such switch and
+    drops whenever ``dropout_p > 0``).
     """
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must have the same last dimension d_k; got {q.shape[-1]} and {k.shape[-1]}")
@@ -102,8 +106,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     weights = torch.softmax(scores, dim=-1)                        # over the keys: each row sums to 1
     if mask is not None:
         weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # all keys blocked: 0, not NaN
-    if dropout_p > 0.0:
-        weights = F.dropout(weights, p=dropout_p)
+    if dropout_p > 0.0 and training:
+        weights = F.dropout(weights, p=dropout_p, training=True)    # kept weights are scaled by 1/(1-p)
     return weights @ v, weights                                    # (…, T_q, T_k) @ (…, T_k, d_v) -> (…, T_q, d_v)
 
 
@@ -151,7 +155,7 @@ class MultiHeadAttention(nn.Module):
                 causal = causal_mask(t_q, t_k, device=x.device)
                 mask = causal if mask is None else mask & causal
             if need_weights:
-                y, weights = attention(q, k, v, mask, dropout_p=p)
+                y, weights = attention(q, k, v, mask, dropout_p=p, training=self.training)
             else:
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         y = y.transpose(1, 2).contiguous().view(b, t_q, c)           # (B, nh, T_q, hs) -> (B, T_q, C)

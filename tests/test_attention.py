@@ -212,3 +212,24 @@ def test_multihead_attention_on_cuda_matches_nn_multiheadattention(dtype, tol):
     ref, _ = theirs(x, x, x, attn_mask=~causal_mask(32, device=device))
     torch.testing.assert_close(ours(x, is_causal=True), ref, atol=tol, rtol=tol)
     torch.testing.assert_close(ours(x, is_causal=True, need_weights=True)[0], ref, atol=tol, rtol=tol)
+
+
+def test_attention_dropout_acts_only_when_training_is_true():
+    q, k, v = (torch.randn(2, 3, 6, 8) for _ in range(3))
+    plain_out, plain_w = attention(q, k, v)
+    eval_out, eval_w = attention(q, k, v, dropout_p=0.5, training=False)
+    torch.testing.assert_close(eval_out, plain_out)
+    torch.testing.assert_close(eval_w, plain_w)
+    torch.manual_seed(0)
+    _, train_w = attention(q, k, v, dropout_p=0.5, training=True)
+    kept = train_w != 0
+    assert 0 < kept.float().mean() < 1                                       # some weights were dropped
+    torch.testing.assert_close(train_w[kept], plain_w[kept] / 0.5)           # the rest scaled by 1/(1-p)
+
+
+def test_multihead_weights_path_has_no_dropout_in_eval_mode():
+    mha = MultiHeadAttention(12, 3, dropout=0.5).eval()
+    x = torch.randn(2, 5, 12)
+    out, w = mha(x, is_causal=True, need_weights=True)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 3, 5))
+    torch.testing.assert_close(out, mha(x, is_causal=True))
