@@ -4,7 +4,8 @@
 #   make test    unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
 #   make outputs re-execute notebooks in place with the cpu profile (NB=... for one);
-#                KINETO_LOG_LEVEL=6 keeps torch.profiler's time-stamped log lines out of them
+#                KINETO_LOG_LEVEL=6 keeps torch.profiler's time-stamped log lines out of them;
+#                each run's wall time goes into the notebook's metadata and the README's table
 #   make slides  a reveal.js deck per notebook in build/slides (works offline)
 #   make student student copies without solutions in build/student (notebooks/ keeps them)
 
@@ -37,10 +38,15 @@ test: setup
 	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 outputs: setup
-	LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE KINETO_LOG_LEVEL=6 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
-		--NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $(NB)
+	@for nb in $(NB); do \
+	  echo "executing $$nb"; start=$$(date +%s); \
+	  LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE KINETO_LOG_LEVEL=6 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
+	    --NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $$nb || exit 1; \
+	  LMCOURSE_PROFILE=cpu $(BIN)/python -m lmcourse.classroom stamp --seconds $$(( $$(date +%s) - start )) $$nb || exit 1; \
+	done
 	$(BIN)/python -m lmcourse.classroom tag $(NB)
+	$(BIN)/python -m lmcourse.classroom readme README.md notebooks/*.ipynb
 
 slides: setup
 	$(BIN)/python -m lmcourse.classroom slides --out build/slides $(NB)

@@ -18,6 +18,12 @@ Command line (what ``make slides`` and ``make student`` run)::
     python -m lmcourse.classroom tag [--check] notebooks/*.ipynb
     python -m lmcourse.classroom slides --out build/slides notebooks/*.ipynb
     python -m lmcourse.classroom student --out build/student notebooks/*.ipynb
+    python -m lmcourse.classroom stamp --seconds 91 notebooks/08_translation.ipynb
+    python -m lmcourse.classroom readme README.md notebooks/*.ipynb
+
+``stamp`` and ``readme`` are what ``make outputs`` runs after executing a notebook: the wall
+time of that run is kept in the notebook's metadata (``metadata.lmcourse.run``), and the
+README's run-time column is rewritten from it, so no run time in the README is typed by hand.
 """
 
 from __future__ import annotations
@@ -188,6 +194,55 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
     return written
 
 
+RUN_KEY = "lmcourse"
+README_TIME_COLUMN = "code runs in (cpu profile)*"
+
+
+def stamp_run(nb: nbformat.NotebookNode, seconds: float, *, profile: str, threads: int) -> None:
+    """Record how long the last ``make outputs`` run of ``nb`` took, and with what."""
+    if not (isinstance(seconds, (int, float)) and seconds >= 0):
+        raise ValueError(f"seconds must be a non-negative number; got {seconds!r}")
+    nb.metadata.setdefault(RUN_KEY, {})["run"] = {"profile": profile, "seconds": int(round(seconds)),
+                                                  "threads": int(threads)}
+
+
+def recorded_run(nb: nbformat.NotebookNode) -> dict | None:
+    """The run :func:`stamp_run` recorded, or ``None`` for a notebook run some other way."""
+    return nb.metadata.get(RUN_KEY, {}).get("run")
+
+
+def format_run_time(seconds: int) -> str:
+    """``"48 s"`` below two minutes, ``"3.2 min"`` above."""
+    return f"{seconds} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def readme_with_run_times(readme: str, notebooks: Sequence[Path]) -> str:
+    """``readme`` with the run-time column of its course table set from the notebooks' metadata.
+
+    A row is the one whose first cell is the notebook's two-digit number; notebooks without a
+    recorded run keep their cell as it is.
+    """
+    lines = readme.split("\n")
+    header = next((i for i, line in enumerate(lines) if line.startswith("|") and README_TIME_COLUMN in line), None)
+    if header is None:
+        raise ValueError(f"readme must have a table with a {README_TIME_COLUMN!r} column; found none")
+    column = [c.strip() for c in lines[header].strip("|").split("|")].index(README_TIME_COLUMN)
+    times = {}
+    for path in notebooks:
+        run = recorded_run(nbformat.read(path, as_version=4))
+        if run:
+            times[path.name[:2]] = format_run_time(run["seconds"])
+    for i in range(header + 2, len(lines)):
+        if not lines[i].startswith("|"):
+            break
+        cells = lines[i].strip().strip("|").split("|")
+        number = cells[0].strip()
+        if number in times:
+            cells[column] = f" {times[number]} "
+            lines[i] = "|" + "|".join(cells) + "|"
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmcourse.classroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,10 +251,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, helptext in (("slides", "build reveal.js decks"), ("student", "write student copies")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--out", required=True, help="output folder")
+    stamp = sub.add_parser("stamp", help="record the wall time of the run that just executed the notebooks")
+    stamp.add_argument("--seconds", type=float, required=True)
+    stamp.add_argument("--profile", default=os.environ.get("LMCOURSE_PROFILE", "cpu"))
+    readme = sub.add_parser("readme", help="rewrite the README's run-time column from the notebooks' metadata")
+    readme.add_argument("readme", help="README.md")
     for p in sub.choices.values():
         p.add_argument("notebooks", nargs="+", help=".ipynb files")
     args = parser.parse_args(argv)
     try:
+        if args.command == "stamp":
+            threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+            for path in _notebook_paths(args.notebooks):
+                nb = nbformat.read(path, as_version=4)
+                stamp_run(nb, args.seconds, profile=args.profile, threads=threads)
+                _write_notebook(nb, path)
+            return 0
+        if args.command == "readme":
+            path = Path(args.readme)
+            text = readme_with_run_times(path.read_text(encoding="utf-8"), _notebook_paths(args.notebooks))
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+            return 0
         if args.command == "tag":
             stale = []
             for path in _notebook_paths(args.notebooks):

@@ -136,3 +136,24 @@ def test_build_functions_reject_bad_input(tmp_path):
         classroom.build_slides([tmp_path / "missing.ipynb"], tmp_path)
     with pytest.raises(ValueError, match="nb must be a notebook"):
         classroom.student_copy({"cells": []})
+
+
+def test_stamp_and_readme_keep_the_measured_run_times_in_the_readme(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    classroom.stamp_run(nb, 130.4, profile="cpu", threads=1)
+    assert classroom.recorded_run(nb) == {"profile": "cpu", "seconds": 130, "threads": 1}
+    path = tmp_path / "05_topic.ipynb"
+    nbformat.write(nb, path)
+    readme = ("| # | notebook | study time | code runs in (cpu profile)* | GPU |\n|---|---|---|---|---|\n"
+              "| 04 | four | 50 min | 9 s | — |\n| 05 | five | 45 min | 16 s | — |\n\nafter\n")
+    out = classroom.readme_with_run_times(readme, [path])
+    assert "| 05 | five | 45 min | 2.2 min | — |" in out
+    assert "| 04 | four | 50 min | 9 s | — |" in out and out.endswith("after\n")
+    assert classroom.format_run_time(48) == "48 s"
+
+
+def test_stamp_refuses_a_negative_time_and_readme_needs_the_column(tmp_path):
+    with pytest.raises(ValueError, match="seconds must be a non-negative number"):
+        classroom.stamp_run(nbformat.v4.new_notebook(), -1, profile="cpu", threads=1)
+    with pytest.raises(ValueError, match="code runs in"):
+        classroom.readme_with_run_times("no table here", [])
