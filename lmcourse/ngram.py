@@ -77,6 +77,30 @@ class NGramLM:
         self.counts = self._counts[-1]
         return self
 
+    def with_settings(self, *, order: int | None = None, k: float | None = None,
+                      lambdas: Sequence[float] | None = None) -> NGramLM:
+        """A model that reuses these counts with other settings, without counting again.
+
+        ``order`` (default: this model's) may be lower than the fitted order, since a fit
+        counts every m-gram up to it; ``k`` defaults to this model's; ``lambdas`` must match the
+        new order (``None``: plain add-k). The counts are shared, not copied. Notebooks 00 and 02
+        use it to sweep orders and smoothing settings after one fit.
+
+        >>> lm = NGramLM(order=3, k=0).fit("abab")
+        >>> lm.with_settings(order=2).prob("a", "b")
+        1.0
+        """
+        if not self._counts:
+            raise RuntimeError("the model has not been fitted yet: call fit(tokens) first")
+        order = self.order if order is None else order
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= self.order:
+            raise ValueError(f"order must be an integer from 1 to the fitted order {self.order}; got {order!r}")
+        new = NGramLM(order=order, k=self.k if k is None else k, lambdas=lambdas)
+        new.vocab = self.vocab
+        new._counts, new._totals = self._counts[:order], self._totals[:order]
+        new.counts = new._counts[-1]
+        return new
+
     @property
     def size(self) -> int:
         """How many numbers the model stores: the distinct m-grams counted, over every order it uses."""

@@ -118,3 +118,26 @@ def test_size_counts_distinct_ngrams_of_the_orders_used():
     assert NGramLM(order=2, k=0).fit("abab").size == 2            # (a, b), (b, a)
     assert NGramLM(order=2, k=0, lambdas=(0.5, 0.5)).fit("abab").size == 4  # + unigrams a, b
     assert NGramLM(order=2).size == 0
+
+
+def test_with_settings_equals_a_fresh_fit_at_lower_order_and_other_smoothing():
+    full = NGramLM(order=4, k=0).fit(TEXT, vocab=set(TEXT) | {"x"})
+    for order, k, lambdas in ((2, 0.5, None), (3, 0.0, (0.2, 0.3, 0.5)), (4, 0.01, None), (1, 1.0, None)):
+        reused = full.with_settings(order=order, k=k, lambdas=lambdas)
+        fresh = NGramLM(order=order, k=k, lambdas=lambdas).fit(TEXT, vocab=set(TEXT) | {"x"})
+        assert reused.size == fresh.size and reused.counts == fresh.counts
+        for ctx, tok in (("to b", "e"), ("qqqq", "t"), ("t no", "x")):
+            assert reused.prob(ctx, tok) == fresh.prob(ctx, tok)
+        assert reused.perplexity(TEXT) == pytest.approx(fresh.perplexity(TEXT))
+    assert full.with_settings().k == 0 and full.with_settings().order == 4
+
+
+def test_with_settings_rejects_orders_it_has_no_counts_for():
+    with pytest.raises(RuntimeError, match="not been fitted"):
+        NGramLM(order=2).with_settings(k=0.1)
+    lm = NGramLM(order=2, k=0).fit(TEXT)
+    for bad in (3, 0, 1.5, True):
+        with pytest.raises(ValueError, match="order must be an integer from 1 to the fitted order 2"):
+            lm.with_settings(order=bad)
+    with pytest.raises(ValueError, match="lambdas must hold one weight per order"):
+        lm.with_settings(lambdas=(1.0,))
