@@ -114,11 +114,39 @@ class History:
     """What happened during :func:`train`: evaluation steps, losses, learning rates, gradient norms, times."""
 
     steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)  # mean training loss since the last evaluation
+    # train_loss is the *running mean* of the training-batch losses since the previous evaluation
+    # (or the start), not a fresh estimate like val_loss: early on, when the loss falls fast, it
+    # lags behind and sits above val_loss. A live plot's "train" curve shows this running mean.
+    train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)   # global gradient norm at every step, before clipping
     lr: list[float] = field(default_factory=list)          # learning rate used at every step
     step_ms: list[float] = field(default_factory=list)     # wall time of every step (batches, forward, backward, update)
+
+
+def peak_memory_mib() -> float | None:
+    """The most memory (resident set) this process has used so far, in MiB; None where unknown.
+
+    Portable where the standard library is not: ``resource`` exists only on Unix, and its
+    ``ru_maxrss`` is in KiB on Linux but in *bytes* on macOS. On Windows the peak working set
+    comes from ``psutil`` (installed with Jupyter). Other systems, or Windows without psutil,
+    give None rather than a wrong number. GPU memory is separate:
+    ``torch.cuda.max_memory_allocated()``.
+    """
+    import sys
+
+    if sys.platform == "win32":
+        try:
+            import psutil
+        except ImportError:
+            return None
+        return psutil.Process().memory_info().peak_wset / 2**20
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -201,7 +229,8 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
 
     Every ``config.eval_every`` steps (and at the end) the mean validation loss over
     ``config.eval_batches`` batches is recorded and, if given, sent to ``plot`` (anything
-    with ``update(step, train=..., val=...)``, e.g. :class:`lmcourse.viz.LiveLossPlot`).
+    with ``update(step, train=..., val=...)``, e.g. :class:`lmcourse.viz.LiveLossPlot`);
+    ``train`` is the mean training-batch loss since the previous evaluation (see :class:`History`).
     ``generator`` is the generator ``train_batch`` draws from: checkpoints save it, so a
     resumed run sees the same batches. With ``checkpoint_dir`` a checkpoint is written every
     ``config.save_every`` steps and at the end; ``resume_from`` continues from one, bit for

@@ -273,3 +273,28 @@ def test_bad_trainer_arguments_raise(tmp_path):
         param_groups(torch.nn.ReLU(), 0.1)
     with pytest.raises(FileNotFoundError, match="folder must hold a checkpoint"):
         train(_gpt(), _batches(data, 0), _batches(data, 1), TrainConfig(steps=5), resume_from=tmp_path)
+
+
+def test_peak_memory_mib_reads_kib_on_linux_bytes_on_macos_and_psutil_on_windows(monkeypatch):
+    from lmcourse.train import peak_memory_mib
+
+    fake_resource = types.SimpleNamespace(RUSAGE_SELF=0, getrusage=lambda who: types.SimpleNamespace(ru_maxrss=3 * 2**20))
+    monkeypatch.setitem(sys.modules, "resource", fake_resource)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert peak_memory_mib() == 3 * 1024                       # Linux: ru_maxrss is KiB
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert peak_memory_mib() == 3                              # macOS: the same field is bytes
+    fake_psutil = types.SimpleNamespace(Process=lambda: types.SimpleNamespace(
+        memory_info=lambda: types.SimpleNamespace(peak_wset=5 * 2**20)))
+    monkeypatch.setitem(sys.modules, "psutil", fake_psutil)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert peak_memory_mib() == 5                              # Windows: psutil's peak working set
+    monkeypatch.setitem(sys.modules, "psutil", None)           # psutil missing: unknown, not wrong
+    assert peak_memory_mib() is None
+
+
+def test_peak_memory_mib_of_this_process_is_plausible():
+    from lmcourse.train import peak_memory_mib
+
+    peak = peak_memory_mib()
+    assert peak is None or 10 < peak < 1e6                     # torch alone needs tens of MiB
