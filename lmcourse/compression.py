@@ -9,6 +9,11 @@ Notebook 14 writes each idea out in plain view and then uses these versions:
   ``scale = max|w| / 127`` per output row or per tensor), :class:`Int8Linear`, a linear
   layer that stores int8 weights, :func:`quantize_linears` and PyTorch's own
   :func:`quantize_dynamic_int8` with the same weight arithmetic;
+* **fewer bits** — :func:`quantize_groupwise` (4-bit weights, one scale per group of
+  inputs), :func:`quantize_weights_groupwise` for a whole model, :func:`bits_per_weight`; and
+  activations with outlier channels: :func:`int8_roundtrip`, :func:`int8_matmul`,
+  LLM.int8's :func:`llm_int8_matmul` and SmoothQuant's :func:`smoothquant_matmul`, and
+  :func:`quantize_activations` to run a whole model that way;
 * **pruning** — :func:`magnitude_mask`, :func:`prune_magnitude` (``torch.nn.utils.prune``,
   the mask stays during fine-tuning), :func:`sparsity`, and structured
   :func:`prune_mlp_neurons`, which removes whole MLP neurons and so really shrinks the model;
@@ -272,6 +277,208 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 
 # ---------------------------------------------------------------------------------------------
+# fewer bits: 4-bit weights in groups, and activations with outlier channels
+# ---------------------------------------------------------------------------------------------
+
+def _check_int_in(name: str, value, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        expected = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+
+
+def _check_2d_float(name: str, x) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a 2-D float tensor; got {shape}")
+
+
+def quantize_groupwise(weight: torch.Tensor, *, bits: int = 4, group_size: int | None = 32
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric ``bits``-bit quantization of a (out, in) weight with one scale per group of inputs.
+
+    Each row is cut into ``in / group_size`` groups of ``group_size`` consecutive weights
+    (``group_size=None``: one group per row, i.e. per channel). Per group
+    ``scale = max|w| / qmax`` with ``qmax = 2**(bits-1) - 1`` (7 for 4 bits) and
+    ``q = clamp(round(w / scale), -qmax, qmax)``. Returns ``q`` as int8 (out, in) and
+    ``scale`` (out, n_groups, 1); a group of zeros gets scale 1. This is the layout of
+    GPTQ/AWQ-style 4-bit checkpoints (which choose the rounding more cleverly).
+    """
+    _check_int_in("bits", bits, 2, 8)
+    _check_2d_float("weight", weight)
+    out_f, in_f = weight.shape
+    g = in_f if group_size is None else group_size
+    _check_int_in("group_size", g, 1)
+    if in_f % g:
+        raise ValueError(f"group_size must divide in_features={in_f}; got {group_size}")
+    qmax = 2 ** (bits - 1) - 1
+    w = weight.detach().float().reshape(out_f, in_f // g, g)                # (out, groups, g)
+    amax = w.abs().amax(dim=-1, keepdim=True)                               # (out, groups, 1)
+    scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
+    q = torch.clamp(torch.round(w / scale), -qmax, qmax).to(torch.int8)
+    return q.reshape(out_f, in_f), scale
+
+
+def dequantize_groupwise(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Back to float: each group of ``q`` (out, in) times its scale from ``scale`` (out, n_groups, 1)."""
+    if not isinstance(q, torch.Tensor) or q.dtype != torch.int8 or q.ndim != 2:
+        raise ValueError(f"q must be a 2-D int8 tensor; got {getattr(q, 'dtype', type(q).__name__)}")
+    out_f, in_f = q.shape
+    if scale.ndim != 3 or scale.shape[0] != out_f or in_f % scale.shape[1]:
+        raise ValueError(f"scale must be (out={out_f}, n_groups, 1) with n_groups dividing {in_f}; "
+                         f"got {tuple(scale.shape)}")
+    return (q.float().reshape(out_f, scale.shape[1], -1) * scale).reshape(out_f, in_f)
+
+
+def bits_per_weight(bits: int, group_size: int, *, scale_bits: int = 16) -> float:
+    """Storage per weight of group-wise quantization: ``bits + scale_bits / group_size``."""
+    _check_int_in("bits", bits, 2, 8)
+    _check_int_in("group_size", group_size, 1)
+    return bits + scale_bits / group_size
+
+
+def quantize_weights_groupwise(model: nn.Module, *, bits: int = 4, group_size: int | None = 32) -> nn.Module:
+    """A copy of ``model`` whose block linear weights are replaced by their group-wise quantized values.
+
+    "Fake" (simulated) quantization: the weights stay float32 tensors but hold exactly the
+    values ``dequantize_groupwise(*quantize_groupwise(w))``, so the model's loss is the loss a
+    real ``bits``-bit model would have. A ``group_size`` larger than a layer's input is
+    clipped to one group per row.
+    """
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        for _, linear in block_linears(model):
+            g = None if group_size is None or group_size >= linear.in_features else group_size
+            q, scale = quantize_groupwise(linear.weight, bits=bits, group_size=g)
+            linear.weight.copy_(dequantize_groupwise(q, scale).to(linear.weight))
+    return model
+
+
+def int8_roundtrip(x: torch.Tensor, *, per: str = "tensor") -> torch.Tensor:
+    """Quantize a (rows, cols) tensor to symmetric int8 and back: what the int8 kernel sees.
+
+    ``per="tensor"``: one scale ``max|x| / 127``; ``per="row"``: one scale per row (per token
+    for activations (tokens, channels), per output channel for a weight (out, in)).
+    """
+    _check_2d_float("x", x)
+    if per not in ("tensor", "row"):
+        raise ValueError(f"per must be 'tensor' or 'row'; got {per!r}")
+    amax = x.detach().abs().amax(dim=1, keepdim=True) if per == "row" else x.detach().abs().amax()
+    scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
+    return torch.clamp(torch.round(x / scale), -127, 127) * scale
+
+
+def int8_matmul(x: torch.Tensor, weight: torch.Tensor, *, x_per: str = "tensor") -> torch.Tensor:
+    """``x @ weight.T`` (tokens, in) @ (in, out) with both sides rounded to int8 first.
+
+    The weight gets one scale per output row; ``x`` one scale per tensor (as PyTorch's dynamic
+    quantization does) or per token (``x_per="row"``, LLM.int8's "vector-wise" scheme).
+    """
+    _check_2d_float("weight", weight)
+    return int8_roundtrip(x, per=x_per) @ int8_roundtrip(weight, per="row").T
+
+
+def outlier_channels(x: torch.Tensor, threshold: float = 6.0) -> torch.Tensor:
+    """Indices of the input channels (columns of ``x`` (tokens, in)) where some |x| reaches ``threshold``."""
+    _check_2d_float("x", x)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a number > 0; got {threshold!r}")
+    return torch.nonzero(x.detach().abs().amax(dim=0) >= threshold).flatten()
+
+
+def llm_int8_matmul(x: torch.Tensor, weight: torch.Tensor, *, threshold: float = 6.0) -> torch.Tensor:
+    """LLM.int8's mixed-precision decomposition (Dettmers et al. 2022) of ``x @ weight.T``.
+
+    The few input channels that hold an outlier (:func:`outlier_channels`) are multiplied in
+    float; all the others in int8 with per-token scales for ``x`` and per-row scales for the
+    weight. The two partial products add up to (tokens, out).
+    """
+    _check_2d_float("weight", weight)
+    if x.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"x must be (tokens, {weight.shape[1]}) to multiply weight {tuple(weight.shape)}; "
+                         f"got {tuple(x.shape)}")
+    outliers = outlier_channels(x, threshold)
+    regular = torch.ones(x.shape[1], dtype=torch.bool, device=x.device)
+    regular[outliers] = False
+    y = x[:, outliers] @ weight[:, outliers].T                              # float part: (tokens, out)
+    if regular.any():
+        y = y + int8_matmul(x[:, regular], weight[:, regular], x_per="row")
+    return y
+
+
+def smoothquant_scales(x: torch.Tensor, weight: torch.Tensor, *, alpha: float = 0.5) -> torch.Tensor:
+    """SmoothQuant's per-input-channel factors (Xiao et al. 2023): ``s_j = max|x_j|^α / max|w_j|^(1−α)``.
+
+    Dividing column j of the activations by s_j and multiplying column j of the weight by it
+    leaves ``x @ weight.T`` unchanged but moves the difficulty of outlier channels from the
+    activations, which are quantized per tensor, into the weights, which are quantized per row.
+    """
+    _check_2d_float("x", x)
+    _check_2d_float("weight", weight)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"x must have {weight.shape[1]} columns (weight's in_features); got {x.shape[1]}")
+    ax = x.detach().abs().amax(dim=0).clamp_min(1e-5)                       # (in,)
+    aw = weight.detach().abs().amax(dim=0).clamp_min(1e-5)                  # (in,)
+    return ax ** alpha / aw ** (1 - alpha)
+
+
+def smoothquant_matmul(x: torch.Tensor, weight: torch.Tensor, *, alpha: float = 0.5) -> torch.Tensor:
+    """``x @ weight.T`` in int8 after SmoothQuant: ``(x / s) @ (weight · s).T``, x per tensor, weight per row.
+
+    In a real model ``1 / s`` is folded into the LayerNorm before the layer, so it costs nothing.
+    """
+    s = smoothquant_scales(x, weight, alpha=alpha)
+    return int8_matmul(x / s, weight * s, x_per="tensor")
+
+
+class Int8ActivationLinear(nn.Module):
+    """A linear layer whose input *and* weight are rounded to int8 before they multiply (W8A8).
+
+    ``scheme`` picks how the input (tokens, in) is quantized: ``"tensor"`` (one scale per
+    batch, as PyTorch's dynamic quantization), ``"token"`` (one scale per token),
+    ``"llm.int8"`` (:func:`llm_int8_matmul`: outlier channels in float, the rest per token) or
+    ``"smoothquant"`` (:func:`smoothquant_matmul`, here with the factors computed from the
+    batch itself; SmoothQuant computes them once on calibration data). The weight is always
+    quantized per output row. Input (…, in) -> (…, out).
+    """
+
+    SCHEMES = ("tensor", "token", "llm.int8", "smoothquant")
+
+    def __init__(self, linear: nn.Linear, scheme: str = "tensor", *, threshold: float = 6.0, alpha: float = 0.5):
+        super().__init__()
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"linear must be an nn.Linear; got {type(linear).__name__}")
+        if scheme not in self.SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(self.SCHEMES)}; got {scheme!r}")
+        self.linear, self.scheme, self.threshold, self.alpha = linear, scheme, threshold, alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x2, w = x.reshape(-1, x.shape[-1]), self.linear.weight                # (N, in), (out, in)
+        if self.scheme == "llm.int8":
+            y = llm_int8_matmul(x2, w, threshold=self.threshold)
+        elif self.scheme == "smoothquant":
+            y = smoothquant_matmul(x2, w, alpha=self.alpha)
+        else:
+            y = int8_matmul(x2, w, x_per="tensor" if self.scheme == "tensor" else "row")
+        if self.linear.bias is not None:
+            y = y + self.linear.bias
+        return y.reshape(*x.shape[:-1], -1)                                  # (…, out)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.linear.in_features}, out_features={self.linear.out_features}, scheme={self.scheme}"
+
+
+def quantize_activations(model: nn.Module, scheme: str = "tensor", *, threshold: float = 6.0,
+                         alpha: float = 0.5) -> nn.Module:
+    """A copy of ``model`` whose block linear layers are :class:`Int8ActivationLinear` with ``scheme``."""
+    model = copy.deepcopy(model)
+    for name, linear in block_linears(model):
+        _replace(model, name, Int8ActivationLinear(linear, scheme, threshold=threshold, alpha=alpha))
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
 # pruning
 # ---------------------------------------------------------------------------------------------
 
@@ -472,6 +679,9 @@ def average_weights(models: Sequence[nn.Module], weights: Sequence[float] | None
 
 __all__ = ["size_on_disk", "torch_save_size", "latency_ms", "tokens_per_second",
            "profile_forward", "mean_loss", "forward_ms", "quantize_int8", "dequantize_int8", "Int8Linear",
-           "block_linears", "quantize_linears", "quantize_dynamic_int8", "magnitude_mask", "prune_magnitude",
+           "block_linears", "quantize_linears", "quantize_dynamic_int8", "quantize_groupwise", "dequantize_groupwise",
+           "bits_per_weight", "quantize_weights_groupwise", "int8_roundtrip", "int8_matmul", "outlier_channels",
+           "llm_int8_matmul", "smoothquant_scales", "smoothquant_matmul", "Int8ActivationLinear",
+           "quantize_activations", "magnitude_mask", "prune_magnitude",
            "remove_pruning", "sparsity", "neuron_scores", "prune_mlp_neurons", "distillation_loss", "Distiller",
            "ProbabilityEnsemble", "average_weights"]

@@ -357,3 +357,119 @@ def test_fusion_refuses_bad_input():
     other = GPT(GPTConfig(block_size=8, vocab_size=13, n_layer=1, n_head=2, n_embd=16))
     with pytest.raises(ValueError, match="models must share one architecture"):
         C.average_weights([_gpt(), other])
+
+
+# --- fewer bits: 4-bit groups and activation outliers --------------------------------------------
+
+def test_groupwise_at_8_bits_and_one_group_per_row_is_per_channel_int8():
+    w = torch.randn(12, 16, generator=torch.Generator().manual_seed(0))
+    q, scale = C.quantize_groupwise(w, bits=8, group_size=None)
+    q8, s8 = C.quantize_int8(w)
+    assert torch.equal(q, q8) and torch.allclose(scale.reshape(-1, 1), s8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(group=st.sampled_from([4, 8, 16]), bits=st.sampled_from([3, 4, 5]), seed=st.integers(0, 1000))
+def test_groupwise_ints_equal_torch_quantize_per_channel_on_the_groups(group, bits, seed):
+    w = torch.randn(6, 16, generator=torch.Generator().manual_seed(seed))
+    q, scale = C.quantize_groupwise(w, bits=bits, group_size=group)
+    groups = w.reshape(-1, group)                                           # one row per group
+    qt = _quantize_per_channel_torch(groups, scale.reshape(-1, 1))
+    assert torch.equal(qt.int_repr().reshape(6, 16), q)
+    assert q.abs().max() <= 2 ** (bits - 1) - 1
+    assert torch.allclose(C.dequantize_groupwise(q, scale), qt.dequantize().reshape(6, 16).float())
+
+
+def test_smaller_groups_give_smaller_4_bit_errors_and_cost_more_bits():
+    w = torch.randn(32, 64, generator=torch.Generator().manual_seed(1))
+    errors = [(C.dequantize_groupwise(*C.quantize_groupwise(w, group_size=g)) - w).norm() for g in (None, 32, 8)]
+    assert errors[0] > errors[1] > errors[2]
+    assert C.bits_per_weight(4, 32) == 4.5 and C.bits_per_weight(4, 128) == 4.125
+
+
+def test_quantize_weights_groupwise_leaves_the_original_and_stays_close_at_8_bits():
+    model, batches = _gpt(), _batches()
+    q8 = C.quantize_weights_groupwise(model, bits=8, group_size=8)
+    assert torch.equal(model.blocks[0].mlp.linear1.weight, _gpt().blocks[0].mlp.linear1.weight)
+    assert abs(C.mean_loss(q8, batches) - C.mean_loss(model, batches)) < 1e-3
+    coarse = C.quantize_weights_groupwise(model, bits=2, group_size=None)
+    assert C.mean_loss(coarse, batches) != C.mean_loss(model, batches)
+
+
+def test_int8_roundtrip_per_tensor_equals_torch_quantize_per_tensor():
+    x = torch.randn(10, 7, generator=torch.Generator().manual_seed(2))
+    scale = x.abs().max().item() / 127
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = torch.quantize_per_tensor(x, scale, 0, torch.qint8).dequantize()
+    assert torch.allclose(C.int8_roundtrip(x), expected, atol=1e-7)
+    per_row = C.int8_roundtrip(x, per="row")
+    assert torch.allclose(per_row.abs().amax(dim=1), x.abs().amax(dim=1))
+
+
+def _with_outlier(seed=3):
+    g = torch.Generator().manual_seed(seed)
+    x, w = torch.randn(64, 32, generator=g), torch.randn(24, 32, generator=g) * 0.1
+    x[:, 5] *= 50
+    return x, w
+
+
+def test_llm_int8_keeps_outlier_channels_in_float_and_beats_per_tensor_int8():
+    x, w = _with_outlier()
+    assert C.outlier_channels(x).tolist() == [5]
+    y = x @ w.T
+    err = {name: (yh - y).norm() / y.norm() for name, yh in (
+        ("tensor", C.int8_matmul(x, w)), ("llm.int8", C.llm_int8_matmul(x, w)), ("smooth", C.smoothquant_matmul(x, w)))}
+    assert err["llm.int8"] < err["tensor"] / 5 and err["smooth"] < err["tensor"]
+    assert torch.allclose(C.llm_int8_matmul(x, w, threshold=1e-6), y, atol=1e-5)          # all channels in float
+    clean = torch.randn(64, 32, generator=torch.Generator().manual_seed(4)).clamp(-5, 5)
+    assert torch.equal(C.llm_int8_matmul(clean, w), C.int8_matmul(clean, w, x_per="row"))  # no outliers: all int8
+
+
+def test_smoothing_alone_leaves_the_product_unchanged():
+    x, w = _with_outlier()
+    s = C.smoothquant_scales(x, w, alpha=0.5)
+    assert s.shape == (32,) and s[5] == s.max()
+    assert torch.allclose((x / s) @ (w * s).T, x @ w.T, rtol=1e-4, atol=1e-4)
+
+
+def _plant_outlier(model, channel, factor):
+    """Scale one LayerNorm channel up and the next layer's input column down: the same function."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        for block in model.blocks:
+            for ln, lin in ((block.ln_1, block.attn.c_attn), (block.ln_2, block.mlp.linear1)):
+                ln.weight[channel] *= factor
+                if getattr(ln, "bias", None) is not None:
+                    ln.bias[channel] *= factor
+                lin.weight[:, channel] /= factor
+    return model
+
+
+def test_activation_schemes_on_a_gpt_with_a_planted_outlier_channel():
+    model, batches = _gpt(), _batches()
+    planted = _plant_outlier(model, 3, 100.0)
+    assert abs(C.mean_loss(planted, batches) - C.mean_loss(model, batches)) < 1e-4
+    loss = {s: C.mean_loss(C.quantize_activations(planted, s), batches) for s in C.Int8ActivationLinear.SCHEMES}
+    base = C.mean_loss(planted, batches)
+    assert abs(loss["llm.int8"] - base) < abs(loss["tensor"] - base)
+    assert abs(loss["smoothquant"] - base) < abs(loss["tensor"] - base)
+    wrapped = C.quantize_activations(model, "token").blocks[0].mlp.linear1
+    assert isinstance(wrapped, C.Int8ActivationLinear) and "scheme=token" in repr(wrapped)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: C.quantize_groupwise(torch.randn(4, 8), bits=1), "bits must be an integer in \\[2, 8\\]"),
+    (lambda: C.quantize_groupwise(torch.randn(4, 8), group_size=3), "group_size must divide in_features=8"),
+    (lambda: C.quantize_groupwise(torch.randn(4, 8), group_size=0), "group_size must be an integer >= 1"),
+    (lambda: C.quantize_groupwise(torch.randn(8), group_size=4), "weight must be a 2-D float tensor"),
+    (lambda: C.dequantize_groupwise(torch.zeros(4, 8, dtype=torch.int8), torch.ones(4, 3, 1)), "scale must be"),
+    (lambda: C.int8_roundtrip(torch.randn(3, 4), per="column"), "per must be 'tensor' or 'row'"),
+    (lambda: C.outlier_channels(torch.randn(3, 4), threshold=0), "threshold must be a number > 0"),
+    (lambda: C.smoothquant_scales(torch.randn(3, 4), torch.randn(2, 4), alpha=2), "alpha must be a number in"),
+    (lambda: C.llm_int8_matmul(torch.randn(3, 5), torch.randn(2, 4)), "x must be \\(tokens, 4\\)"),
+    (lambda: C.Int8ActivationLinear(nn.Linear(4, 2), "int4"), "scheme must be one of tensor, token"),
+])
+def test_low_bit_functions_refuse_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
