@@ -8,6 +8,12 @@ Notebook 13 writes each metric by hand and checks it against scikit-learn:
 :func:`kfold_indices` gives k disjoint validation folds that cover every example once
 (optionally stratified by label), and :func:`grid_search` tries every combination of a
 few hyperparameters with a function you give it and returns the scores, best first.
+
+The error bars: :func:`paired_differences` compares two settings scored on the same folds
+(or seeds) by their per-fold differences; :func:`bootstrap_ci` resamples the test items to
+put a confidence interval on a score; :func:`paired_bootstrap` is Koehn's (2004) paired
+bootstrap resampling: draw the test set again with replacement many times, score both
+systems on every draw, and count how often the winner stays the winner.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,3 +130,116 @@ def grid_search(evaluate: Callable[..., float], grid: Mapping[str, Sequence[Any]
         params = dict(zip(names, values))
         results.append({**params, "score": evaluate(**params)})
     return sorted(results, key=lambda r: r["score"], reverse=higher_is_better)
+
+
+def paired_differences(scores_a: Sequence[float], scores_b: Sequence[float]) -> dict[str, float]:
+    """Per-fold (or per-seed) differences ``b - a`` of two settings scored on the same folds:
+    ``{"mean", "sd", "n_positive", "n_negative", "n"}``.
+
+    Each fold's sd says how much *one setting's* score moves from fold to fold; what decides
+    between two settings is how much their *difference* moves, which is usually far less,
+    because a hard fold is hard for both.
+    """
+    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or a.size < 2:
+        raise ValueError(f"scores_a and scores_b must be 1-D, of the same length >= 2; got {a.shape} and {b.shape}")
+    d = b - a
+    return {"mean": float(d.mean()), "sd": float(d.std(ddof=1)), "n_positive": int((d > 0).sum()),
+            "n_negative": int((d < 0).sum()), "n": int(d.size)}
+
+
+def _check_resampling(n_items: int, n_resamples: int, confidence: float) -> None:
+    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
+        raise ValueError(f"the statistics must hold at least one item; got {n_items!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive int; got {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+
+
+def resample_indices(n_items: int, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """(n_resamples, n_items) indices drawn with replacement: row r is the r-th bootstrap test set.
+
+    ``np.random.default_rng(seed).integers(0, n_items, (n_resamples, n_items))``; both bootstrap
+    functions use it, so the same seed gives the same resamples everywhere.
+    """
+    _check_resampling(n_items, n_resamples, 0.5)
+    return np.random.default_rng(seed).integers(0, n_items, size=(n_resamples, n_items))
+
+
+def _items(name: str, stats) -> np.ndarray:
+    arr = np.asarray(stats.detach().cpu() if hasattr(stats, "detach") else stats, dtype=float)
+    if arr.ndim not in (1, 2) or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be per-item statistics of shape (N,) or (N, k) with N >= 1; got shape {arr.shape}")
+    return arr
+
+
+def bootstrap_ci(stats, metric: Callable[[np.ndarray], float] = np.mean, *, n_resamples: int = 1000,
+                 confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``(score, low, high)``: ``metric(stats)`` and its percentile bootstrap interval.
+
+    ``stats`` holds one row per test item (e.g. a loss per sequence, or ``(label, prediction)``
+    pairs); ``metric`` turns any (N, ...) selection of rows into a score. The interval is the
+    middle ``confidence`` share of the scores of ``n_resamples`` resampled test sets.
+    """
+    arr = _items("stats", stats)
+    _check_resampling(arr.shape[0], n_resamples, confidence)
+    scores = np.array([metric(arr[idx]) for idx in resample_indices(arr.shape[0], n_resamples, seed)])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return float(metric(arr)), float(low), float(high)
+
+
+@dataclass(frozen=True)
+class PairedBootstrap:
+    """What :func:`paired_bootstrap` found: the two scores, their difference ``b - a`` with its
+    interval, the share of resamples in which each system scored higher, and the p-value."""
+
+    score_a: float
+    score_b: float
+    difference: float        # score_b - score_a on the real test set
+    low: float               # percentile interval of the difference over the resamples
+    high: float
+    share_b_higher: float    # share of resamples with score_b > score_a
+    share_a_higher: float
+    p_value: float           # share of resamples where the observed winner does not win (1.0 when tied)
+    n_resamples: int
+
+    def __str__(self) -> str:
+        return (f"difference {self.difference:+.3f} [{self.low:+.3f}, {self.high:+.3f}]; b higher in "
+                f"{self.share_b_higher:.1%}, a higher in {self.share_a_higher:.1%} of {self.n_resamples} "
+                f"resamples (p = {self.p_value:.3f})")
+
+
+def paired_bootstrap(stats_a, stats_b, metric: Callable[[np.ndarray], float] = np.mean, *,
+                     n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> PairedBootstrap:
+    """Koehn's (2004) paired bootstrap: is system b's score really different from system a's?
+
+    ``stats_a`` and ``stats_b`` hold one row per test item, **the same items in the same order**
+    (a loss per validation sequence; BLEU statistics per sentence from
+    :func:`lmcourse.metrics.bleu_statistics`); ``metric`` turns rows into a score (the mean; or
+    ``lambda s: bleu_from_statistics(s).score``). Each resample draws N items with
+    replacement and scores *both* systems on the same draw, so what varies is only which
+    items are in the test set. ``p_value`` is the share of resamples in which the system
+    that won on the real test set does not score higher (Koehn's one-sided test).
+    """
+    a, b = _items("stats_a", stats_a), _items("stats_b", stats_b)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"stats_a and stats_b must score the same items; got {a.shape[0]} and {b.shape[0]} rows")
+    _check_resampling(a.shape[0], n_resamples, confidence)
+    idx = resample_indices(a.shape[0], n_resamples, seed)
+    sa = np.array([metric(a[i]) for i in idx])
+    sb = np.array([metric(b[i]) for i in idx])
+    diff = sb - sa
+    score_a, score_b = float(metric(a)), float(metric(b))
+    observed = score_b - score_a
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(diff, [tail, 100 - tail])
+    if observed > 0:
+        p = float((diff <= 0).mean())
+    elif observed < 0:
+        p = float((diff >= 0).mean())
+    else:
+        p = 1.0
+    return PairedBootstrap(score_a, score_b, observed, float(low), float(high), float((diff > 0).mean()),
+                           float((diff < 0).mean()), p, n_resamples)

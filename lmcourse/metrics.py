@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 SMOOTHING = ("none", "floor", "add-k", "exp")
 _DEFAULT_SMOOTH_VALUE = {"floor": 0.1, "add-k": 1.0}
 
@@ -123,6 +125,13 @@ def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequen
             m, t = modified_precision_counts(hyp, rs, n)
             matches[n - 1] += m
             totals[n - 1] += t
+    return _bleu(matches, totals, hyp_len, ref_len, smooth, value)
+
+
+def _bleu(matches: Sequence[int], totals: Sequence[int], hyp_len: int, ref_len: int, smooth: str,
+          value: float) -> BLEUScore:
+    """BLEU from corpus-level counts (the second half of :func:`corpus_bleu`)."""
+    max_n = len(matches)
     bp = brevity_penalty(hyp_len, ref_len)
     precisions = [0.0] * max_n
     if not any(matches):
@@ -146,10 +155,47 @@ def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequen
     return BLEUScore(score, tuple(precisions), bp, hyp_len, ref_len, tuple(matches), tuple(totals))
 
 
+def bleu_statistics(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]], *,
+                    max_n: int = 4) -> list[tuple[int, ...]]:
+    """One row of BLEU's sufficient statistics per sentence:
+    ``(matches_1 … matches_max_n, totals_1 … totals_max_n, hyp_len, closest_ref_len)``.
+
+    Corpus BLEU only ever adds these counts up, so the BLEU of any subset (or resample) of
+    the sentences is :func:`bleu_from_statistics` of the sum of their rows — which is what
+    makes bootstrap resampling of BLEU (notebook 13) cheap.
+    """
+    refs = _check_corpus(hypotheses, references)
+    if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 1:
+        raise ValueError(f"max_n must be a positive int; got {max_n!r}")
+    rows = []
+    for hyp, rs in zip(hypotheses, refs):
+        counts = [modified_precision_counts(hyp, rs, n) for n in range(1, max_n + 1)]
+        rows.append(tuple(m for m, _ in counts) + tuple(t for _, t in counts)
+                    + (len(hyp), closest_ref_length(len(hyp), [len(r) for r in rs])))
+    return rows
+
+
+def bleu_from_statistics(statistics, *, smooth: str = "exp", smooth_value: float | None = None) -> BLEUScore:
+    """Corpus BLEU from :func:`bleu_statistics` rows (a list of rows or a 2-D array; they are summed)
+    or from one already-summed row; equal to :func:`corpus_bleu` on the same sentences."""
+    if smooth not in SMOOTHING:
+        raise ValueError(f"smooth must be one of {', '.join(SMOOTHING)}; got {smooth!r}")
+    arr = np.asarray(statistics, dtype=float)
+    if arr.ndim == 2:
+        arr = arr.sum(axis=0)
+    if arr.ndim != 1 or arr.size < 4 or arr.size % 2 or (arr < 0).any():
+        raise ValueError("statistics must be rows of non-negative (matches_1..n, totals_1..n, hyp_len, ref_len) "
+                         f"as bleu_statistics returns them; got shape {np.shape(statistics)}")
+    width, total = arr.size, [int(round(x)) for x in arr]
+    max_n = (width - 2) // 2
+    value = _DEFAULT_SMOOTH_VALUE.get(smooth, 0.0) if smooth_value is None else smooth_value
+    return _bleu(total[:max_n], total[max_n:2 * max_n], total[-2], total[-1], smooth, value)
+
+
 def sentence_bleu(hypothesis: Sequence[str], references: Sequence[Sequence[str]], **kwargs) -> BLEUScore:
     """BLEU of one tokenized sentence (smoothed with ``"exp"`` unless ``smooth`` says otherwise)."""
     return corpus_bleu([hypothesis], [references], **kwargs)
 
 
 __all__ = ["ngrams", "modified_precision_counts", "brevity_penalty", "closest_ref_length", "BLEUScore",
-           "corpus_bleu", "sentence_bleu", "SMOOTHING"]
+           "corpus_bleu", "sentence_bleu", "bleu_statistics", "bleu_from_statistics", "SMOOTHING"]

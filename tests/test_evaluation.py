@@ -85,3 +85,92 @@ def test_mean_std_uses_the_sample_standard_deviation():
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):
     with pytest.raises(ValueError, match=fragment):
         call()
+
+
+def test_paired_differences_see_a_consistent_gain_that_the_fold_spreads_hide():
+    from lmcourse.evaluation import paired_differences
+
+    a = [0.60, 0.90, 0.70, 0.80, 0.65]                  # folds differ a lot in difficulty ...
+    b = [x + 0.02 for x in a]                            # ... but b is better on every one
+    d = paired_differences(a, b)
+    assert d["mean"] == pytest.approx(0.02) and d["sd"] == pytest.approx(0.0, abs=1e-12)
+    assert (d["n_positive"], d["n_negative"], d["n"]) == (5, 0, 5)
+    assert mean_std(a)[1] > 0.1                          # each setting's own spread is five times the gain
+    with pytest.raises(ValueError, match="same length"):
+        paired_differences([1, 2, 3], [1, 2])
+
+
+def test_paired_bootstrap_of_identical_systems_finds_no_difference():
+    from lmcourse.evaluation import paired_bootstrap
+
+    losses = np.random.default_rng(1).normal(2.0, 0.3, size=50)
+    r = paired_bootstrap(losses, losses.copy(), n_resamples=200)
+    assert r.difference == 0 and r.low == 0 and r.high == 0
+    assert r.p_value == 1.0 and r.share_a_higher == r.share_b_higher == 0.0
+
+
+def test_paired_bootstrap_gives_a_clear_winner_a_p_value_near_zero():
+    from lmcourse.evaluation import paired_bootstrap
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(2.0, 0.5, size=80)                    # items vary a lot ...
+    b = a - 0.1 + rng.normal(0, 0.02, size=80)           # ... b is 0.1 lower on each of them
+    r = paired_bootstrap(a, b, n_resamples=500)
+    assert r.difference == pytest.approx(float(b.mean() - a.mean()))
+    assert r.p_value == 0.0 and r.share_a_higher == 1.0 and r.high < 0
+    unpaired_sd = np.sqrt(a.var(ddof=1) / 80 + b.var(ddof=1) / 80)
+    assert r.high - r.low < unpaired_sd                  # pairing removes the item-to-item spread
+
+
+def test_paired_bootstrap_equals_a_hand_computation_at_a_fixed_seed():
+    from lmcourse.evaluation import paired_bootstrap, resample_indices
+
+    a, b = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    r = paired_bootstrap(a, b, n_resamples=300, seed=7)
+    idx = np.random.default_rng(7).integers(0, 6, size=(300, 6))
+    assert np.array_equal(idx, resample_indices(6, 300, seed=7))
+    diff = b[idx].mean(axis=1) - a[idx].mean(axis=1)
+    assert r.difference == pytest.approx(b.mean() - a.mean())
+    assert r.p_value == pytest.approx((diff <= 0).mean())
+    assert (r.low, r.high) == pytest.approx(tuple(np.percentile(diff, [2.5, 97.5])))
+    assert r.share_b_higher == pytest.approx((diff > 0).mean())
+
+
+def test_paired_bootstrap_of_bleu_uses_sentence_statistics():
+    from lmcourse.evaluation import paired_bootstrap
+    from lmcourse.metrics import bleu_from_statistics, bleu_statistics, corpus_bleu
+
+    refs = [[list("我爱编程")], [list("汤姆每天爱茶")], [list("我看信")], [list("她不喜欢编程")]] * 5
+    good = [r[0] for r in refs]
+    bad = [r[0][:-1] for r in refs]                      # every sentence loses its last character
+    r = paired_bootstrap(bleu_statistics(bad, refs), bleu_statistics(good, refs),
+                         lambda s: bleu_from_statistics(s).score, n_resamples=200)
+    assert r.score_b == pytest.approx(100.0) and r.score_a == pytest.approx(corpus_bleu(bad, refs).score)
+    assert r.p_value == 0.0
+
+
+def test_bootstrap_ci_covers_the_score_and_narrows_with_more_items():
+    from lmcourse.evaluation import bootstrap_ci
+
+    rng = np.random.default_rng(3)
+    small, large = rng.integers(0, 2, 40), rng.integers(0, 2, 4000)
+    s, lo, hi = bootstrap_ci(small, n_resamples=400)
+    assert lo <= s <= hi
+    _, lo2, hi2 = bootstrap_ci(large, n_resamples=400)
+    assert hi2 - lo2 < (hi - lo) / 4
+    pairs = np.stack([rng.integers(0, 2, 60), rng.integers(0, 2, 60)], axis=1)   # (label, prediction) rows
+    f1, lo, hi = bootstrap_ci(pairs, lambda rows: precision_recall_f1(rows[:, 0], rows[:, 1])[2], n_resamples=200)
+    assert f1 == pytest.approx(precision_recall_f1(pairs[:, 0], pairs[:, 1])[2]) and lo <= f1 <= hi
+
+
+@pytest.mark.parametrize("kwargs, fragment", [({"n_resamples": 0}, "n_resamples must be"),
+                                              ({"confidence": 1.5}, "confidence must be")])
+def test_bootstrap_rejects_bad_settings(kwargs, fragment):
+    from lmcourse.evaluation import bootstrap_ci, paired_bootstrap
+
+    with pytest.raises(ValueError, match=fragment):
+        bootstrap_ci([1.0, 2.0], **kwargs)
+    with pytest.raises(ValueError, match=fragment):
+        paired_bootstrap([1.0, 2.0], [1.0, 2.0], **kwargs)
+    with pytest.raises(ValueError, match="same items"):
+        paired_bootstrap([1.0, 2.0], [1.0, 2.0, 3.0])

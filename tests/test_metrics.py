@@ -96,3 +96,40 @@ def test_corpus_bleu_rejects_unknown_smoothing_and_bad_lengths():
         corpus_bleu([["a"]], [[["a"]]], max_n=0)
     with pytest.raises(ValueError, match="lengths must be >= 0"):
         brevity_penalty(-1, 3)
+
+
+@given(st.lists(st.tuples(_tokens, _tokens), min_size=1, max_size=8), st.sampled_from(["none", "exp", "floor", "add-k"]))
+@settings(max_examples=60, deadline=None)
+def test_bleu_from_summed_sentence_statistics_equals_corpus_bleu(pairs, smooth):
+    from lmcourse.metrics import bleu_from_statistics, bleu_statistics
+
+    hyps, refs = [h for h, _ in pairs], [[r] for _, r in pairs]
+    rows = bleu_statistics(hyps, refs)
+    assert len(rows) == len(hyps) and all(len(r) == 10 for r in rows)
+    expected = corpus_bleu(hyps, refs, smooth=smooth)
+    got = bleu_from_statistics(rows, smooth=smooth)
+    assert got.score == pytest.approx(expected.score, abs=1e-9)
+    assert (got.matches, got.totals, got.hyp_len, got.ref_len) == (expected.matches, expected.totals,
+                                                                   expected.hyp_len, expected.ref_len)
+
+
+def test_bleu_from_statistics_of_a_subset_is_the_bleu_of_that_subset():
+    import numpy as np
+
+    from lmcourse.metrics import bleu_from_statistics, bleu_statistics
+
+    hyps = ["the cat sat on the mat".split(), "a dog ran".split(), "we went home early today".split()]
+    refs = [["the cat sat on a mat".split()], ["the dog ran".split()], ["we went home today".split()]]
+    rows = np.array(bleu_statistics(hyps, refs))
+    pick = [0, 2, 2]                                    # a bootstrap draw: items may repeat
+    assert bleu_from_statistics(rows[pick]).score == pytest.approx(
+        corpus_bleu([hyps[i] for i in pick], [refs[i] for i in pick]).score)
+
+
+@pytest.mark.parametrize("stats, fragment", [([[1, 2, 3]], "statistics must be rows"),
+                                             ([[1, 1, -1, 2]], "non-negative")])
+def test_bleu_from_statistics_rejects_rows_of_the_wrong_shape(stats, fragment):
+    from lmcourse.metrics import bleu_from_statistics
+
+    with pytest.raises(ValueError, match=fragment):
+        bleu_from_statistics(stats)
