@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # ----------------------------------------------------------------------------- the lexicon
@@ -185,7 +186,9 @@ def _chinese_verb(verb: tuple, obj_key: str, tense: str, negated: bool, counted:
     return ("不" if negated else ""), zh
 
 
-def _sample_count(rng: random.Random) -> int:
+def _sample_count(rng: random.Random, numbers: Sequence[int] | None = None) -> int:
+    if numbers is not None:
+        return rng.choice(numbers)
     r = rng.random()
     if r < 0.45:
         return rng.randint(1, 10)
@@ -216,7 +219,8 @@ def _noun_phrase(rng: random.Random, obj_key: str, count: int | None) -> tuple[s
     return en_noun, zh
 
 
-def _action_sentence(rng: random.Random, subj, verb_key: str, obj_key: str) -> Pair:
+def _action_sentence(rng: random.Random, subj, verb_key: str, obj_key: str,
+                     numbers: Sequence[int] | None = None) -> Pair:
     en_subj, zh_subj, third = subj
     verb = VERBS[verb_key]
     time = rng.choice(TIMES) if rng.random() < 0.6 else None
@@ -226,7 +230,10 @@ def _action_sentence(rng: random.Random, subj, verb_key: str, obj_key: str) -> P
     countable = bool(NOUNS[obj_key][3])
     counted_verb = verb_key in ("buy", "eat", "drink", "want", "read", "write", "see")
     must_count = obj_key.startswith("cup_")          # "cups of tea" only with a number
-    count = _sample_count(rng) if countable and counted_verb and (must_count or rng.random() < 0.4) else None
+    if numbers is not None:                          # number_pairs: every sentence counts its object
+        must_count = True
+    count = (_sample_count(rng, numbers) if countable and counted_verb and (must_count or rng.random() < 0.4)
+             else None)
     en_obj, zh_obj = _noun_phrase(rng, obj_key, count)
     en = " ".join([en_subj, _english_verb(verb, third, tense, negated), en_obj]
                   + ([place[0]] if place else []) + ([time[0]] if time else []))
@@ -235,8 +242,8 @@ def _action_sentence(rng: random.Random, subj, verb_key: str, obj_key: str) -> P
     return Pair(en[0].upper() + en[1:], zh, (en_subj, verb_key, obj_key))
 
 
-def _there_are_sentence(rng: random.Random, obj_key: str, place) -> Pair:
-    count = _sample_count(rng)
+def _there_are_sentence(rng: random.Random, obj_key: str, place, numbers: Sequence[int] | None = None) -> Pair:
+    count = _sample_count(rng, numbers)
     en_obj, zh_obj = _noun_phrase(rng, obj_key, count)
     verb = "is" if count == 1 else "are"
     return Pair(f"There {verb} {en_obj} {place[0]}", f"{place[2]}有{zh_obj}", ("there", "is", obj_key))
@@ -272,24 +279,33 @@ def held_out_combinations(test_fraction: float = 0.1, seed: int = 0) -> set[tupl
     return held
 
 
-def _draw(rng: random.Random, combo: tuple[str, str, str]) -> Pair:
+def _draw(rng: random.Random, combo: tuple[str, str, str], numbers: Sequence[int] | None = None) -> Pair:
     if combo[0] == "there":
-        return _there_are_sentence(rng, combo[2], rng.choice([p for p in PLACES if p[2].endswith("里")]))
+        return _there_are_sentence(rng, combo[2], rng.choice([p for p in PLACES if p[2].endswith("里")]), numbers)
     subj = next(s for s in SUBJECTS if s[0] == combo[0])
-    return _action_sentence(rng, subj, combo[1], combo[2])
+    return _action_sentence(rng, subj, combo[1], combo[2], numbers)
+
+
+def numbers_in(en: str) -> list[int]:
+    """The numbers written in digits in an English sentence: ``numbers_in("We see 9961 dogs")`` → ``[9961]``."""
+    return [int(w) for w in en.split() if w.isdigit()]
 
 
 def make_corpus(n_train: int = 20_000, n_test: int = 500, *, seed: int = 0,
-                test_fraction: float = 0.1) -> tuple[list[Pair], list[Pair]]:
+                test_fraction: float = 0.1, exclude_numbers: range | None = None) -> tuple[list[Pair], list[Pair]]:
     """Return ``(train, test)`` lists of distinct :class:`Pair`, deterministic for a given ``seed``.
 
     Train pairs use only the combinations outside :func:`held_out_combinations`, test pairs
     only the held-out ones, and no English sentence appears in both. ``I love programming``
-    (→ 我爱编程) is always the first training pair.
+    (→ 我爱编程) is always the first training pair. With ``exclude_numbers`` (a range, e.g.
+    ``range(9000, 10000)``) no pair of either split contains a number in it: those numbers are
+    kept for :func:`number_pairs`, a test of numerals the model has never seen.
     """
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"{name} must be a positive int; got {n!r}")
+    if exclude_numbers is not None and not isinstance(exclude_numbers, range):
+        raise TypeError(f"exclude_numbers must be a range or None; got {type(exclude_numbers).__name__}")
     held = held_out_combinations(test_fraction, seed)
     if ("I", "love", "programming") in held:
         held = held - {("I", "love", "programming")}
@@ -302,6 +318,8 @@ def make_corpus(n_train: int = 20_000, n_test: int = 500, *, seed: int = 0,
         misses = 0
         while len(out) < wanted and misses < _MAX_MISSES:
             pair = _draw(rng, rng.choice(pool))
+            if exclude_numbers is not None and any(k in exclude_numbers for k in numbers_in(pair.en)):
+                continue                                  # redraw: these numbers are kept out of both splits
             if pair.en in out or pair.en in avoid:
                 misses += 1
             else:
@@ -312,5 +330,90 @@ def make_corpus(n_train: int = 20_000, n_test: int = 500, *, seed: int = 0,
     return list(train.values()), list(test.values())
 
 
-__all__ = ["Pair", "chinese_number", "combinations", "held_out_combinations", "make_corpus",
+def number_pairs(numbers: range, n: int, *, seed: int = 0, test_fraction: float = 0.1) -> list[Pair]:
+    """``n`` distinct pairs that each count their object with a number from ``numbers``.
+
+    They use only *training* combinations (those outside ``held_out_combinations(test_fraction,
+    seed)``, the same split :func:`make_corpus` makes), so when ``make_corpus`` was called with
+    ``exclude_numbers=numbers`` the only thing new in them is the numeral: a systematic test of
+    whether the model writes a number it has never seen from digits it has (notebook 08 §8).
+    Deterministic for a given ``seed``.
+    """
+    if not isinstance(numbers, range) or len(numbers) == 0 or numbers.start < 1 or numbers.stop > 10_000:
+        raise ValueError(f"numbers must be a non-empty range within [1, 9999]; got {numbers!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    held = held_out_combinations(test_fraction, seed)
+    counted = {"buy", "eat", "drink", "want", "read", "write", "see", "is"}
+    pool = [c for c in combinations() if c not in held and c[1] in counted and NOUNS[c[2]][3]]
+    rng, out, misses = random.Random(seed + 7919), {}, 0
+    while len(out) < n and misses < _MAX_MISSES:
+        pair = _draw(rng, rng.choice(pool), numbers)
+        if pair.en in out:
+            misses += 1
+        else:
+            out[pair.en], misses = pair, 0
+    if len(out) < n:
+        raise ValueError(f"the grammar could not produce {n} distinct pairs with these numbers; got {len(out)}")
+    return list(out.values())
+
+
+def _gloss_dictionary() -> dict[tuple[str, ...], str]:
+    words: dict[tuple[str, ...], str] = {}
+
+    def add(en: str, zh: str) -> None:
+        words.setdefault(tuple(en.lower().split()), zh)
+
+    for en, zh, _ in SUBJECTS:
+        add(en, zh)
+    for en, zh, _ in TIMES:
+        add(en, zh)
+    for en, zh, _ in PLACES:
+        add(en.split()[-1], zh)                       # "in the library": library → 图书馆
+    for key, (base, third, past, zh, _) in VERBS.items():
+        for form in (base, third, past):
+            add(form, zh.get(None, "玩"))             # a dictionary's "play" is 玩: it cannot know the object
+    for en_sg, en_pl, zh, measure, _ in NOUNS.values():
+        for form in (en_sg, en_pl):
+            if form.startswith("cup"):
+                continue                              # "cups of tea": cup → 杯, of → nothing, tea → 茶
+            add(form.split()[-1], zh)
+    add("cup", "杯"), add("cups", "杯")
+    for en, zh, _ in ADJECTIVES:
+        add(en, zh)
+    for en, zh in (("not", "不"), ("will", "会"), ("in", "在"), ("at", "在"), ("is", "有"), ("are", "有"),
+                   ("did", ""), ("does", ""), ("do", ""), ("the", ""), ("there", ""), ("of", "")):
+        add(en, zh)
+    return words
+
+
+def word_by_word(en: str) -> str:
+    """A dictionary "translation": each English word or phrase replaced by its Chinese, in English order.
+
+    The baseline a translator must beat: it knows every word of the grammar (numbers become
+    numerals, ``chinese_number``) but no word order, no measure words and no verb chosen by
+    its object. Longest phrases match first (*last week* → 上个星期); unknown words are dropped.
+    """
+    if not isinstance(en, str):
+        raise TypeError(f"en must be a str; got {type(en).__name__}")
+    words, out, i = en.lower().split(), [], 0
+    dictionary = _GLOSS
+    while i < len(words):
+        for n in (3, 2, 1):
+            phrase = tuple(words[i:i + n])
+            if len(phrase) == n and phrase in dictionary:
+                out.append(dictionary[phrase])
+                i += n
+                break
+        else:
+            out.append(chinese_number(int(words[i])) if words[i].isdigit() and int(words[i]) <= 9999 else "")
+            i += 1
+    return "".join(out)
+
+
+_GLOSS = _gloss_dictionary()
+
+
+__all__ = ["Pair", "chinese_number", "combinations", "held_out_combinations", "make_corpus", "number_pairs",
+           "numbers_in", "word_by_word",
            "SUBJECTS", "VERBS", "NOUNS", "ADJECTIVES", "PLACES", "TIMES"]

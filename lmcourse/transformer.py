@@ -163,6 +163,10 @@ class Transformer(nn.Module):
     (``pad_id``) is masked in every attention that reads it, and the decoder is causal.
     ``encode(src)`` returns the memory (B, S, d_model); ``decode(tgt, memory, src)`` the logits.
     A pre-norm model (``norm_first=True``) ends both stacks with a LayerNorm.
+
+    The model initialises itself with :func:`xavier_init_`, so that the loss of an untrained
+    model is close to log(V), the loss of a uniform guess, at any ``d_model``. PyTorch's default
+    N(0, 1) embeddings, scaled by √d_model and tied to the output layer, would start far above it.
     """
 
     def __init__(self, config: TransformerConfig):
@@ -180,6 +184,7 @@ class Transformer(nn.Module):
         self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size, bias=False)
         if c.tie_weights:
             self.lm_head.weight = self.tgt_embed.weight
+        xavier_init_(self)
 
     def _embed(self, embed: nn.Embedding, ids: torch.Tensor, name: str) -> torch.Tensor:
         if ids.ndim != 2 or ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
@@ -205,6 +210,21 @@ class Transformer(nn.Module):
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(f"src and tgt must have the same batch size; got {src.shape[0]} and {tgt.shape[0]}")
         return self.decode(tgt, self.encode(src), src)
+
+
+@torch.no_grad()
+def xavier_init_(model: nn.Module) -> nn.Module:
+    """Xavier-uniform initialise every weight matrix of ``model`` in place (as the Annotated Transformer does); returns it.
+
+    ``nn.Embedding`` starts at N(0, 1): multiplied by √d_model and tied to the output layer,
+    that gives logits of size ~√d_model and a first loss far above log(V) (hundreds of nats at
+    d_model = 512). Xavier's ±√(6 / (fan_in + fan_out)) keeps the embeddings small and the first
+    logits near unit scale. Vectors (biases, LayerNorm γ and β) keep their defaults.
+    """
+    for p in model.parameters():
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+    return model
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:
@@ -250,4 +270,4 @@ def load_torch_layer(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> En
 
 
 __all__ = ["LayerNorm", "FeedForward", "EncoderLayer", "DecoderLayer", "TransformerConfig", "Transformer",
-           "count_parameters", "layer_parameter_count", "load_torch_layer", "causal_mask", "padding_mask"]
+           "xavier_init_", "count_parameters", "layer_parameter_count", "load_torch_layer", "causal_mask", "padding_mask"]

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .decoding import LogProbFn, beam_search, greedy_search
+from .schedules import noam_schedule
+from .transformer import xavier_init_
 from .tokenizers import split_words
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -90,18 +93,14 @@ class Vocab:
         return out
 
 
-@torch.no_grad()
 def init_weights(model: nn.Module) -> nn.Module:
-    """Xavier-uniform initialise every weight matrix of ``model`` (as the Annotated Transformer does); returns it.
+    """Re-draw the Xavier-uniform initialisation of every weight matrix of ``model``; returns it.
 
-    ``nn.Embedding`` starts at N(0, 1): multiplied by √d_model and tied to the output layer,
-    that gives logits of size ~√d_model and a first loss far above log(V). Xavier's
-    ±√(6 / (V + d_model)) keeps both the embeddings and the first logits near unit scale.
+    :class:`lmcourse.transformer.Transformer` already initialises itself this way
+    (:func:`lmcourse.transformer.xavier_init_`), so calling this on a fresh ``Transformer`` only
+    draws new weights from the same distribution. It is kept for models built otherwise.
     """
-    for p in model.parameters():
-        if p.dim() > 1:
-            nn.init.xavier_uniform_(p)
-    return model
+    return xavier_init_(model)
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> torch.Tensor:
@@ -179,6 +178,45 @@ def translate(model: nn.Module, sentences: Sequence[str], src_vocab: Vocab, tgt_
     return out
 
 
+def train_translator(model: nn.Module, pairs: Sequence, src_vocab: Vocab, tgt_vocab: Vocab, *, steps: int,
+                     batch_size: int = 64, warmup: int = 200, factor: float = 1.0, label_smoothing: float = 0.1,
+                     seed: int = 0, callback=None) -> nn.Module:
+    """Train ``model`` on ``pairs`` with notebook 08's recipe; returns it (in training mode).
+
+    Each step draws ``batch_size`` random pairs (``torch.randint`` from a generator seeded with
+    ``seed``), computes the label-smoothed cross-entropy of all next-token predictions at once
+    (teacher forcing, padding ignored) and steps Adam (β = (0.9, 0.98), ε = 1e-9) under the Noam
+    schedule (:func:`lmcourse.schedules.noam_schedule`, peak ``factor / √(d_model · warmup)``).
+    ``callback(step, loss, logits, batch)``, if given, is called after every step. Notebook 08
+    writes the same loop in view and checks that the two give the same weights. With the
+    notebook's ``cpu`` sizes (d_model 128, 2 + 2 layers, 20 000 pairs) 1200 steps take about
+    1.5 minutes on one CPU thread.
+    """
+    for name, n in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a positive int; got {n!r}")
+    if not pairs:
+        raise ValueError("pairs must contain at least one sentence pair; got none")
+    device = next(model.parameters()).device
+    opt = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    sched = noam_schedule(opt, model.config.d_model, warmup, factor)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(len(pairs), (batch_size,), generator=gen).tolist()
+        batch = make_batch([pairs[i] for i in idx], src_vocab, tgt_vocab).to(device)
+        logits = model(batch.src, batch.tgt_in)                                 # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD_ID,
+                               label_smoothing=label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if callback is not None:
+            callback(step, loss.detach(), logits.detach(), batch)
+    return model
+
+
 @torch.no_grad()
 def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, list[torch.Tensor]]:
     """Attention weights of every layer for one teacher-forced pass: ``{"encoder", "decoder", "cross"}``.
@@ -213,4 +251,4 @@ def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) ->
 
 __all__ = ["PAD", "BOS", "EOS", "UNK", "SPECIALS", "PAD_ID", "BOS_ID", "EOS_ID", "UNK_ID", "english_tokens",
            "chinese_tokens", "Vocab", "pad_batch", "Batch", "make_batch", "next_token_fn", "translate",
-           "attention_maps", "init_weights"]
+           "attention_maps", "init_weights", "train_translator"]

@@ -96,3 +96,43 @@ def test_make_corpus_says_when_the_grammar_runs_out(monkeypatch):
     monkeypatch.setattr(pc, "_draw", lambda rng, combo: pc.Pair("same", "同", combo))
     with pytest.raises(ValueError, match="could not produce 10 distinct training"):
         make_corpus(10, 10)
+
+
+def test_exclude_numbers_keeps_a_range_out_of_both_splits():
+    held = range(9000, 10_000)
+    train, test = make_corpus(3000, 300, seed=0, exclude_numbers=held)
+    assert len(train) == 3000 and len(test) == 300
+    assert not any(k in held for p in train + test for k in pc.numbers_in(p.en))
+    assert any(k in held for p in make_corpus(3000, 300, seed=0)[0] for k in pc.numbers_in(p.en))
+
+
+def test_number_pairs_count_with_held_out_numbers_in_training_combinations_only():
+    held = range(9000, 10_000)
+    pairs = pc.number_pairs(held, 100, seed=0)
+    assert len({p.en for p in pairs}) == 100 and pairs == pc.number_pairs(held, 100, seed=0)
+    assert all(len(pc.numbers_in(p.en)) == 1 and pc.numbers_in(p.en)[0] in held for p in pairs)
+    assert all(chinese_number(pc.numbers_in(p.en)[0]) in p.zh for p in pairs)
+    assert not {p.combo for p in pairs} & held_out_combinations(0.1, 0)
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda: make_corpus(10, 10, exclude_numbers=[9000]), TypeError, "exclude_numbers must be a range"),
+    (lambda: pc.number_pairs(range(0), 5), ValueError, "numbers must be a non-empty range"),
+    (lambda: pc.number_pairs(range(9000, 20_000), 5), ValueError, "numbers must be a non-empty range"),
+    (lambda: pc.number_pairs(range(9000, 9001), 0), ValueError, "n must be a positive int"),
+    (lambda: pc.word_by_word(["I"]), TypeError, "en must be a str"),
+])
+def test_systematic_split_and_gloss_refuse_bad_input(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+@pytest.mark.parametrize("en, zh", [
+    ("I love programming", "我爱编程"),                                        # word order already agrees
+    ("I read books in the library yesterday", "我看书在图书馆昨天"),           # kept in English order
+    ("We bought 3 cups of hot tea last week", "我们买三杯热茶上个星期"),
+    ("She does not play the piano", "她不玩钢琴"),                             # a dictionary's play is 玩, not 弹
+    ("There are 2024 cats in the park", "有两千零二十四猫在公园"),             # no measure word 只
+])
+def test_word_by_word_glosses_each_word_in_english_order(en, zh):
+    assert pc.word_by_word(en) == zh

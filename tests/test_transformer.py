@@ -1,6 +1,8 @@
 """lmcourse.transformer layers equal PyTorch's Transformer layers, the encoder–decoder is causal and
 ignores padding, parameter formulas match the modules, and bad input is refused clearly."""
 
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -8,7 +10,8 @@ import torch.nn.functional as F
 
 from lmcourse.attention import causal_mask, padding_mask
 from lmcourse.transformer import (DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Transformer,
-                                  TransformerConfig, count_parameters, layer_parameter_count, load_torch_layer)
+                                  TransformerConfig, count_parameters, layer_parameter_count, load_torch_layer,
+                                  xavier_init_)
 
 
 pytestmark = pytest.mark.usefixtures("seeded", "no_mha_fastpath")
@@ -208,3 +211,30 @@ def test_transformer_runs_on_cuda_under_bf16_autocast_and_backpropagates():
     assert logits.shape == (3, 5, 13) and torch.isfinite(logits).all()
     logits.float().sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("d_model", [32, 256, 512])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_untrained_transformer_starts_near_log_v_at_any_width(d_model, norm_first):
+    # PyTorch's default N(0, 1) embeddings, scaled by √d_model and tied to the output, start at
+    # 28 / 221 / 449 nats for these widths (V = 1000); the model's own Xavier init starts near ln V.
+    torch.manual_seed(0)
+    vocab = 1000
+    model = Transformer(TransformerConfig(vocab, vocab, d_model=d_model, n_head=4, n_layer=2, d_ff=2 * d_model,
+                                          norm_first=norm_first)).eval()
+    g = torch.Generator().manual_seed(1)
+    src, tgt = torch.randint(1, vocab, (8, 12), generator=g), torch.randint(1, vocab, (8, 10), generator=g)
+    labels = torch.randint(0, vocab, (8, 10), generator=g)
+    with torch.no_grad():
+        loss = F.cross_entropy(model(src, tgt).flatten(0, 1), labels.flatten()).item()
+    assert abs(loss - math.log(vocab)) < 1.5, loss
+
+
+def test_xavier_init_redraws_matrices_and_keeps_vectors():
+    model = Transformer(TransformerConfig(50, 60, d_model=16, n_head=2, n_layer=1, d_ff=32))
+    bound = math.sqrt(6 / (60 + 16))
+    assert model.tgt_embed.weight.abs().max() <= bound
+    assert torch.equal(model.encoder[0].norm1.weight, torch.ones(16))
+    before = model.src_embed.weight.clone()
+    assert xavier_init_(model) is model and not torch.equal(before, model.src_embed.weight)
+    assert model.lm_head.weight is model.tgt_embed.weight

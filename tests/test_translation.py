@@ -5,7 +5,8 @@ from lmcourse.parallel_corpus import Pair
 from lmcourse.tokenizers import CharTokenizer
 from lmcourse.transformer import Transformer, TransformerConfig
 from lmcourse.translation import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocab, attention_maps, chinese_tokens,
-                                  english_tokens, init_weights, make_batch, next_token_fn, pad_batch, translate)
+                                  english_tokens, init_weights, make_batch, next_token_fn, pad_batch, train_translator,
+                                  translate)
 
 PAIRS = [Pair("I love programming", "我爱编程", ()), Pair("We bought 25 apples yesterday", "我们昨天买了二十五个苹果", ()),
          Pair("Tom reads books", "汤姆看书", ())]
@@ -75,7 +76,7 @@ def test_translate_gives_one_string_per_sentence_greedy_and_beam(setup):
     en, zh, model = setup
     for beam in (1, 3):
         out = translate(model, [p.en for p in PAIRS], en, zh, beam_size=beam, max_len=6)
-        assert len(out) == 3 and all(isinstance(o, str) and len(o) <= 6 for o in out)
+        assert len(out) == 3 and all(isinstance(o, str) and len(o.replace("<unk>", "?")) <= 6 for o in out)
 
 
 def test_attention_maps_have_the_right_shapes_and_leave_the_model_unchanged(setup):
@@ -108,3 +109,41 @@ def test_bad_input_gets_a_clear_error(setup, call, error, fragment):
     en, zh, model = setup
     with pytest.raises(error, match=fragment):
         call(en, zh, model)
+
+
+def test_init_weights_redraws_the_xavier_init_the_transformer_already_has():
+    model = Transformer(TransformerConfig(20, 30, d_model=16, n_head=2, n_layer=1, d_ff=32))
+    bound = (6 / (30 + 16)) ** 0.5
+    assert model.tgt_embed.weight.abs().max() <= bound
+    assert init_weights(model) is model and model.tgt_embed.weight.abs().max() <= bound
+
+
+def _tiny(en, zh, seed):
+    torch.manual_seed(seed)
+    return Transformer(TransformerConfig(len(en), len(zh), d_model=16, n_head=2, n_layer=1, d_ff=32, dropout=0.0,
+                                         max_len=40))
+
+
+def test_train_translator_is_deterministic_for_a_seed_and_lowers_the_loss(setup):
+    en, zh, _ = setup
+    batch = make_batch(PAIRS, en, zh)
+    losses = []
+    runs = [train_translator(_tiny(en, zh, 0), PAIRS, en, zh, steps=40, batch_size=4, warmup=10, seed=s,
+                             callback=lambda step, loss, logits, b: losses.append(loss.item())) for s in (0, 0, 1)]
+    same = [torch.equal(p, q) for p, q in zip(runs[0].parameters(), runs[1].parameters())]
+    other = [torch.equal(p, q) for p, q in zip(runs[0].parameters(), runs[2].parameters())]
+    assert all(same) and not all(other)
+    assert len(losses) == 120 and losses[39] < losses[0] - 1.0
+    assert tuple(runs[0](batch.src, batch.tgt_in).shape) == (3, batch.tgt_in.shape[1], len(zh))
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    (dict(steps=0), ValueError, "steps must be a positive int"),
+    (dict(steps=5, batch_size=0), ValueError, "batch_size must be a positive int"),
+    (dict(steps=5, pairs=[]), ValueError, "pairs must contain at least one"),
+])
+def test_train_translator_refuses_bad_arguments(setup, kwargs, error, fragment):
+    en, zh, _ = setup
+    kwargs = {"pairs": PAIRS, **kwargs}
+    with pytest.raises(error, match=fragment):
+        train_translator(_tiny(en, zh, 0), kwargs.pop("pairs"), en, zh, **kwargs)
