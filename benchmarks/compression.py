@@ -1,19 +1,23 @@
-"""What do quantization, pruning and distillation buy, and what do they cost? One table, one run.
+"""What do quantization, pruning and distillation buy, and what do they cost? One table, one run, plus the pruning control over seeds.
 
 Trains notebook 09's character GPT on tinyshakespeare for ``--steps`` steps (the teacher),
 then measures, on the CPU and against the same fixed validation batches:
 
 * int8 weights: ours (per-channel, weight-only) and PyTorch's dynamic quantization;
 * pruning: 50 % of the MLP weights (unstructured), 50 % of the MLP neurons (structured),
-  and 80 % of every block matrix followed by ``--steps // 5`` fine-tuning steps with the mask kept;
+  and 80 % of every block matrix followed by ``--steps // 5`` fine-tuning steps with the mask kept —
+  next to its control, the *unpruned* teacher given the same extra steps on the same batches
+  (the teacher is still improving, so extra steps help any model);
 * distillation: a 2-layer, half-width student trained for ``--steps * 3 // 5`` steps on hard
   labels only, and the same student (same initial weights and batches) distilled at T=2, α=0.5.
 
 Each row gives parameters, bytes on disk (safetensors; ``torch.save`` for PyTorch's quantized
 model), the size ratio to the teacher, the median no-grad forward time of one (``--batch``, 64) batch,
-the speedup ratio, the validation loss and its change from the teacher's.
+the speedup ratio, the validation loss and its change from the teacher's. The table is one run
+(the fine-tunes use seed 0); after it, the pruned-vs-control fine-tune is repeated on ``--seeds``
+seeds and reported as mean ± sd and the paired difference pruned − unpruned (lmcourse.seeds).
 
-    python benchmarks/compression.py [--steps 1000] [--batch 12] [--repeat 20] [--eval-batches 40]
+    python benchmarks/compression.py [--steps 1000] [--batch 12] [--repeat 20] [--eval-batches 40] [--seeds 3]
 """
 
 import argparse
@@ -27,6 +31,7 @@ from lmcourse import compression as C
 from lmcourse.batches import get_batch, split_ids
 from lmcourse.data import load_text
 from lmcourse.gpt import GPT, GPTConfig
+from lmcourse.seeds import paired, repeat
 from lmcourse.tokenizers import CharTokenizer
 from lmcourse.transformer import count_parameters
 from lmcourse.train import TrainConfig, train
@@ -40,9 +45,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=12, help="batch size of the timed forward pass")
     parser.add_argument("--repeat", type=int, default=20, help="timed forward passes per model (the median counts)")
     parser.add_argument("--eval-batches", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds for the pruned-vs-unpruned fine-tune (>= 1)")
     args = parser.parse_args()
     if args.steps < 5:
         parser.error(f"--steps must be at least 5; got {args.steps}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1; got {args.seeds}")
     warnings.filterwarnings("ignore", message=".*(quantiz|deprecated).*")
     torch.manual_seed(0)
     start = time.perf_counter()
@@ -71,8 +79,16 @@ def main() -> None:
                 C.prune_magnitude(copy.deepcopy(teacher), 0.5, parts=("mlp",))),
             "pruned 50% MLP neurons (structured)": C.prune_mlp_neurons(teacher, 0.5)}
     rows["pruned 80% all blocks, no fine-tune"] = C.remove_pruning(C.prune_magnitude(copy.deepcopy(teacher), 0.8))
-    pruned = C.prune_magnitude(copy.deepcopy(teacher), 0.8)                 # the same mask, to fine-tune
-    rows[f"pruned 80% + {args.steps // 5} fine-tune steps"] = C.remove_pruning(fit(pruned, args.steps // 5, lr=1e-3, seed=5))
+    extra, tuned = args.steps // 5, {}
+
+    def fine_tune(seed, prune_first):                                       # the same batches for both arms
+        if (seed, prune_first) not in tuned:
+            model = C.prune_magnitude(copy.deepcopy(teacher), 0.8) if prune_first else copy.deepcopy(teacher)
+            tuned[seed, prune_first] = C.remove_pruning(fit(model, extra, lr=1e-3, seed=10 + seed))
+        return tuned[seed, prune_first]
+
+    rows[f"pruned 80% + {extra} fine-tune steps"] = fine_tune(0, True)
+    rows[f"unpruned + {extra} fine-tune steps (control)"] = fine_tune(0, False)
     student_config = GPTConfig(block_size=BLOCK, vocab_size=tok.vocab_size, n_layer=2, n_head=4, n_embd=64)
     for name in ("hard labels", "distilled T=2"):
         torch.manual_seed(1)
@@ -93,6 +109,11 @@ def main() -> None:
         params = count_parameters(teacher if "int8" in name else model, trainable_only=False)   # int8 rows: same weights, fewer bits
         print(f"{name:<40}{params:>9,}{size:>10,}{ref_size / size:>10.2f}x{ms:>8.2f}"
               f"{ref_ms / ms:>7.2f}x{loss:>9.3f}{loss - ref_loss:>+8.3f}")
+    seeds = tuple(range(args.seeds))
+    pruned_ft = repeat(lambda seed: C.mean_loss(fine_tune(seed, True), val_batches), seeds=seeds)
+    control = repeat(lambda seed: C.mean_loss(fine_tune(seed, False), val_batches), seeds=seeds)
+    print(f"over {args.seeds} seed(s) of {extra} fine-tune steps: pruned 80% {pruned_ft} | unpruned (control) {control}")
+    print(paired(control, pruned_ft, labels=("unpruned", "pruned")))
     print(f"(measured in one run of {time.perf_counter() - start:.0f} s)")
 
 
