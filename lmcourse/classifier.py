@@ -50,6 +50,32 @@ def fit_logistic(features: np.ndarray, labels: Sequence[int], *, C: float = 1.0)
     return LogisticRegression(C=C, max_iter=2000).fit(features, np.asarray(labels))
 
 
+def stratified_holdout(groups: Sequence, val_fraction: float = 0.25, *, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Indices ``(fit, validation)`` of a random hold-out split that keeps every group's share.
+
+    ``groups[i]`` is item i's group, e.g. ``(language, label)``; in each group ``round(val_fraction
+    · size)`` items (at least one, and never all) go to validation. A different ``seed`` draws a
+    different split: repeating an experiment over seeds then also repeats it over splits.
+    """
+    import random
+
+    if isinstance(groups, str) or not isinstance(groups, Sequence) or len(groups) < 2:
+        raise ValueError(f"groups must be a list with at least two items; got {groups!r:.60}")
+    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1; got {val_fraction!r}")
+    members: dict = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    rng, fit, val = random.Random(seed), [], []
+    for g in sorted(members, key=repr):
+        idx = members[g][:]
+        rng.shuffle(idx)
+        n_val = min(max(1, round(val_fraction * len(idx))), len(idx) - 1)
+        val += idx[:n_val]
+        fit += idx[n_val:]
+    return sorted(fit), sorted(val)
+
+
 class SentenceClassifier(nn.Module):
     """Encoder + mean pooling + linear head: a batch of token ids (B, T) -> class logits (B, n_classes).
 
@@ -125,14 +151,16 @@ def predict(model: SentenceClassifier, texts: Sequence[str], batch_size: int = 6
 
 
 def ridge_probe(train_vectors: np.ndarray, train_targets: Sequence[float], test_vectors: np.ndarray, *,
-                alpha: float = 1.0) -> np.ndarray:
+                alpha: float | Sequence[float] = 1.0) -> np.ndarray:
     """Fit a linear map from vectors to a number (ridge regression, scikit-learn) on the training
     pairs, and predict the test vectors' numbers: (N_train, D), (N_train,), (N_test, D) -> (N_test,).
 
     A *probe*: if a linear function of the embedding predicts a human rating, the encoder
-    has put that information in its vectors in an easy-to-read form.
+    has put that information in its vectors in an easy-to-read form. With a list of
+    ``alpha`` values, the strength is chosen on the training pairs alone (scikit-learn's
+    ``RidgeCV``, leave-one-out), so that a probe and its control each get their best strength.
     """
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import Ridge, RidgeCV
 
     train_vectors, test_vectors = np.asarray(train_vectors), np.asarray(test_vectors)
     if train_vectors.ndim != 2 or test_vectors.ndim != 2 or train_vectors.shape[1] != test_vectors.shape[1]:
@@ -141,7 +169,14 @@ def ridge_probe(train_vectors: np.ndarray, train_targets: Sequence[float], test_
     if len(train_targets) != len(train_vectors):
         raise ValueError(f"train_targets must have one entry per training vector ({len(train_vectors)}); "
                          f"got {len(train_targets)}")
-    return Ridge(alpha=alpha).fit(train_vectors, np.asarray(train_targets, dtype=float)).predict(test_vectors)
+    targets = np.asarray(train_targets, dtype=float)
+    if isinstance(alpha, Sequence):
+        if len(alpha) == 0 or not all(isinstance(a, (int, float)) and a > 0 for a in alpha):
+            raise ValueError(f"alpha must be a positive number or a non-empty list of them; got {alpha!r}")
+        return RidgeCV(alphas=list(alpha)).fit(train_vectors, targets).predict(test_vectors)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+        raise ValueError(f"alpha must be a positive number or a non-empty list of them; got {alpha!r}")
+    return Ridge(alpha=alpha).fit(train_vectors, targets).predict(test_vectors)
 
 
 class MLPHead(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from sklearn.linear_model import Ridge
 
 from lmcourse.classifier import (MLPHead, SentenceClassifier, fine_tune, fit_logistic, frozen_features, predict,
-                                 ridge_probe, train_head)
+                                 ridge_probe, stratified_holdout, train_head)
 from lmcourse.pretrained import load_minilm, sentence_embeddings
 from lmcourse.sentiment_data import texts_and_labels, train_test_split
 
@@ -68,6 +68,25 @@ def test_ridge_probe_matches_scikit_learn_on_random_data():
     assert np.corrcoef(got, test @ w)[0, 1] > 0.99
 
 
+def test_ridge_probe_with_a_list_of_alphas_is_ridge_cv():
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.default_rng(1)
+    x, y, test = rng.normal(size=(40, 5)), rng.normal(size=40), rng.normal(size=(6, 5))
+    got = ridge_probe(x, y, test, alpha=[0.1, 10.0, 1000.0])
+    assert np.allclose(got, RidgeCV(alphas=[0.1, 10.0, 1000.0]).fit(x, y).predict(test))
+
+
+def test_stratified_holdout_keeps_each_groups_share_and_varies_with_the_seed():
+    groups = [("en", 1)] * 40 + [("en", 0)] * 40 + [("zh", 1)] * 20 + [("zh", 0)] * 8
+    fit, val = stratified_holdout(groups, 0.25, seed=0)
+    assert sorted(fit + val) == list(range(len(groups))) and not set(fit) & set(val)
+    from collections import Counter
+    assert Counter(groups[i] for i in val) == {("en", 1): 10, ("en", 0): 10, ("zh", 1): 5, ("zh", 0): 2}
+    assert stratified_holdout(groups, 0.25, seed=0) == (fit, val)
+    assert stratified_holdout(groups, 0.25, seed=1)[1] != val
+
+
 @pytest.mark.parametrize("call, fragment", [
     (lambda: frozen_features([]), "texts must be a non-empty list"),
     (lambda: frozen_features("one string"), "texts must be a non-empty list"),
@@ -78,6 +97,10 @@ def test_ridge_probe_matches_scikit_learn_on_random_data():
     (lambda: fine_tune(None, ["a"], [1], epochs=0), "epochs must be a positive int"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 3))), "same D"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2], np.zeros((2, 2))), "one entry per training vector"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[]), "alpha must be a positive number"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=0), "alpha must be a positive number"),
+    (lambda: stratified_holdout(["a"]), "groups must be a list with at least two items"),
+    (lambda: stratified_holdout(["a", "b"], 1.5), "val_fraction must be between 0 and 1"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):
     with pytest.raises(ValueError, match=fragment):
