@@ -1,4 +1,4 @@
-"""Data for pretraining an encoder: masked language modelling (MLM) and next-sentence prediction (NSP).
+"""Data for pretraining an encoder: masked language modelling (MLM), next-sentence (NSP) and sentence-order (SOP) prediction.
 
 BERT (Devlin et al. 2019) learns from unlabelled text with two self-made tasks. **MLM**:
 pick 15 % of the tokens (never [CLS], [SEP] or padding); the model must recover them. Of
@@ -8,8 +8,10 @@ Labels hold the original id at picked positions and ``-100`` (ignored by
 ``F.cross_entropy``) everywhere else. **NSP**: two segments packed as
 ``[CLS] A [SEP] B [SEP]`` with segment (token-type) ids 0 for ``[CLS] A [SEP]`` and 1 for
 ``B [SEP]``; half the time B really follows A (label 0, IsNext), half the time it is a
-random segment (label 1, NotNext). Notebook 11 builds both and checks them against the
-Hugging Face data collator and tokenizer.
+random segment (label 1, NotNext). NotNext segments come from other documents, so NSP can be
+answered by topic alone; **SOP** (ALBERT's sentence-order prediction, :func:`sop_examples`)
+swaps two consecutive segments of one document instead. Notebook 11 builds them and checks
+them against the Hugging Face data collator and tokenizer.
 """
 
 from __future__ import annotations
@@ -130,4 +132,31 @@ def nsp_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id
     return examples
 
 
-__all__ = ["IGNORE_INDEX", "mask_tokens", "mlm_batch", "pack_pair", "nsp_examples"]
+def sop_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id: int, sep_id: int,
+                 rng: random.Random | None = None) -> list[tuple[list[int], list[int], int]]:
+    """``n`` sentence-order examples ``(input_ids, token_type_ids, label)``, ALBERT's replacement for NSP.
+
+    An example takes a segment A and the segment B after it in the same document; with
+    probability 1/2 the two are swapped. ``label`` is 0 for the original order and 1 for the
+    swapped one (Lan et al. 2020). Both segments always come from the same document, so the
+    topic says nothing about the label: only the order does.
+    """
+    usable = [i for i, d in enumerate(documents) if len(d) >= 2]
+    if not usable:
+        raise ValueError("documents must include at least one document with 2 or more segments")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    rng = rng or random.Random()
+    examples = []
+    for _ in range(n):
+        d = rng.choice(usable)
+        i = rng.randrange(len(documents[d]) - 1)
+        a, b, label = documents[d][i], documents[d][i + 1], 0
+        if rng.random() < 0.5:
+            a, b, label = b, a, 1
+        ids, types = pack_pair(a, b, cls_id=cls_id, sep_id=sep_id)
+        examples.append((ids, types, label))
+    return examples
+
+
+__all__ = ["IGNORE_INDEX", "mask_tokens", "mlm_batch", "pack_pair", "nsp_examples", "sop_examples"]

@@ -142,16 +142,40 @@ def measure_exposure(model, encode, canary: str, *, context: str = "\n", batch_s
 
     The candidates share the canary's prefix and differ in the digits (see :func:`split_canary`).
     ``encode`` turns text into token ids; each candidate is ``context + secret`` and only
-    the digits (after ``context + prefix``) are scored.
+    the digits (after ``context + prefix``) are scored. The scores equal :func:`log_perplexity`
+    of every candidate; when each digit is one token (a character tokenizer), they are computed
+    ten times faster: the model reads the 10**(n-1) stems once, and the distribution at a stem's
+    last position scores all ten final digits (a causal model's earlier outputs ignore what follows).
     """
     prefix, n_digits = split_canary(canary)
     candidates = all_secrets(n_digits, prefix)
     device = next(model.parameters()).device
     ids = torch.tensor([encode(context + c) for c in candidates], dtype=torch.long, device=device)
-    scores = log_perplexity(model, ids, len(encode(context + prefix)), batch_size=batch_size).cpu()
+    start = len(encode(context + prefix))
+    scores = _scores_by_stem(model, ids, start, batch_size) if n_digits > 1 else None
+    if scores is None:
+        scores = log_perplexity(model, ids, start, batch_size=batch_size)
+    scores = scores.cpu()
     index = candidates.index(canary)
     rank = canary_rank(float(scores[index]), torch.cat([scores[:index], scores[index + 1:]]))
     return Exposure(rank, len(candidates), exposure(rank, len(candidates)), scores)
+
+
+@torch.no_grad()
+def _scores_by_stem(model, ids: torch.Tensor, start: int, batch_size: int) -> torch.Tensor | None:
+    """:func:`log_perplexity` of candidates that come in groups of ten differing only in the last token; else None."""
+    stems, last = ids[::10, :-1], ids[:, -1].view(-1, 10)                # (N/10, T-1), (N/10, 10)
+    if not (torch.equal(ids[:, :-1], stems.repeat_interleave(10, dim=0)) and (last == last[:1]).all()):
+        return None                                                        # not one token per final digit
+    was_training = model.training
+    model.eval()
+    out = []
+    for chunk, chunk_last in zip(stems.split(batch_size), last.split(batch_size)):
+        logp = F.log_softmax(model(chunk)[0].float(), dim=-1)            # (b, T-1, V): predicts tokens 1..T-1, then one more
+        stem = -logp[:, :-1].gather(-1, chunk[:, 1:, None]).squeeze(-1)[:, start - 1:].sum(1)   # (b,)
+        out.append((stem[:, None] - logp[:, -1].gather(-1, chunk_last)).flatten())             # (b * 10,)
+    model.train(was_training)
+    return torch.cat(out)
 
 
 # ----------------------------------------------------------------------------- deduplication

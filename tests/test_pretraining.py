@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmcourse.pretraining import IGNORE_INDEX, mask_tokens, mlm_batch, nsp_examples, pack_pair
+from lmcourse.pretraining import IGNORE_INDEX, mask_tokens, mlm_batch, nsp_examples, pack_pair, sop_examples
 
 SPECIAL = [0, 1, 2]
 
@@ -151,3 +151,24 @@ def test_nsp_examples_are_half_next_and_next_ones_really_follow():
 def test_nsp_examples_rejects_bad_arguments(docs, n, fragment):
     with pytest.raises(ValueError, match=fragment):
         nsp_examples(docs, n, cls_id=1, sep_id=2)
+
+
+def test_sop_examples_are_half_swapped_and_always_from_one_document():
+    docs = [[[d * 100 + i] for i in range(10)] for d in range(6)]
+    examples = sop_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
+    labels = [label for _, _, label in examples]
+    assert 0.45 < sum(labels) / len(labels) < 0.55
+    for ids, types, label in examples:
+        a, b = ids[1], ids[3]
+        assert ids[0] == 1 and ids[2] == ids[4] == 2 and types == [0, 0, 0, 1, 1]
+        assert a // 100 == b // 100                                        # same document: same topic
+        assert b == a + 1 if label == 0 else a == b + 1                    # in order, or swapped
+
+
+@pytest.mark.parametrize("docs, n, fragment", [
+    ([[[1]], [[2]]], 3, "at least one document with 2 or more segments"),
+    ([[[1], [2]]], 0, "n must be a positive int"),
+])
+def test_sop_examples_rejects_bad_arguments(docs, n, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        sop_examples(docs, n, cls_id=1, sep_id=2)

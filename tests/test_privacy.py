@@ -93,6 +93,16 @@ def test_measure_exposure_ranks_the_canary_among_all_candidates():
     assert result.exposure == pytest.approx(exposure(result.rank, 100))
 
 
+def test_measure_exposure_scores_equal_log_perplexity_of_every_candidate():
+    # The fast path (stems once, ten final digits from one distribution) must give log_perplexity's numbers.
+    canary = make_canary(3, seed=2)
+    tok = CharTokenizer(set("\n" + CANARY_PREFIX + "0123456789"))
+    model = _tiny_model(tok.vocab_size)
+    result = measure_exposure(model, tok.encode, canary, batch_size=7)
+    ids = torch.tensor([tok.encode("\n" + c) for c in all_secrets(3)])
+    assert torch.allclose(result.scores, log_perplexity(model, ids, len(tok.encode("\n" + CANARY_PREFIX))), atol=1e-5)
+
+
 def test_measure_exposure_is_maximal_when_the_model_prefers_the_canary():
     canary = make_canary(2, seed=5)
     tok = CharTokenizer(set("\n" + CANARY_PREFIX + "0123456789"))
