@@ -316,23 +316,51 @@ class BPETokenizer:
             out.extend(self._encode_chunk(chunk))
         return out
 
-    def encode(self, text: str) -> list[int]:
-        """Token ids for ``text``; occurrences of special-token strings become their special ids."""
+    def encode(self, text: str, *, allowed_special: str | Iterable[str] = ()) -> list[int]:
+        """Token ids for ``text``.
+
+        By default a special-token string that appears in ``text`` (say a user typed
+        ``"<|endoftext|>"``) is encoded as ordinary text, byte by byte, so text from outside can
+        never produce a special id and fake a document boundary or a role marker (prompt
+        injection, notebook 15). ``allowed_special`` names the special tokens that *do* become
+        their ids — a collection of them, or ``"all"`` — for text the program wrote itself.
+        tiktoken makes the same choice (there, a disallowed special string raises an error).
+        Either way ``decode(encode(text)) == text``.
+        """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}")
+        allowed = self._allowed_special(allowed_special)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as err:
             raise ValueError(f"text must be valid Unicode (it contains a lone surrogate at position {err.start})") from None
-        if self._special_regex is None:
+        if not allowed:
             return self._encode_ordinary(text)
+        regex = (self._special_regex if len(allowed) == len(self.special_tokens) else
+                 re.compile("(" + "|".join(re.escape(s) for s in sorted(allowed, key=len, reverse=True)) + ")"))
         out: list[int] = []
-        for part in self._special_regex.split(text):
-            if part in self.special_tokens:
+        for part in regex.split(text):
+            if part in allowed:
                 out.append(self.special_tokens[part])
             elif part:
                 out.extend(self._encode_ordinary(part))
         return out
+
+    def _allowed_special(self, allowed_special) -> set[str]:
+        if isinstance(allowed_special, str):
+            if allowed_special == "all":
+                return set(self.special_tokens)
+            raise ValueError(f"allowed_special must be 'all' or a collection of special-token strings; "
+                             f"got {allowed_special!r}")
+        if not isinstance(allowed_special, Iterable):
+            raise ValueError(f"allowed_special must be 'all' or a collection of special-token strings; "
+                             f"got {allowed_special!r}")
+        allowed = set(allowed_special)
+        unknown = sorted(allowed - set(self.special_tokens), key=repr)
+        if unknown:
+            raise ValueError(f"allowed_special must name special tokens of this tokenizer "
+                             f"({sorted(self.special_tokens)}); got {unknown}")
+        return allowed
 
     def token_bytes(self, i: int) -> bytes:
         """The bytes token ``i`` stands for (a special token's UTF-8 text)."""
@@ -361,7 +389,9 @@ class BPETokenizer:
         It splits text with the same pattern (run by the Oniguruma regex engine instead of
         Python's ``re``; the two agree except on a few rare characters such as '½') and
         applies the same merges, so its ids equal :meth:`encode`'s. Special tokens are added
-        as added tokens.
+        as added tokens; like :meth:`encode`'s default, the returned tokenizer reads their
+        strings in text as ordinary text (``encode_special_tokens = True``). Set that to
+        ``False`` for the equivalent of ``encode(text, allowed_special="all")``.
         """
         from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
@@ -376,6 +406,7 @@ class BPETokenizer:
         hf.decoder = decoders.ByteLevel()
         if self.special_tokens:
             hf.add_special_tokens(list(self.special_tokens))
+        hf.encode_special_tokens = True  # special strings in text stay text, as in encode()
         return hf
 
     # -- saving

@@ -122,7 +122,7 @@ def test_bpe_empty_text_encodes_to_no_tokens(bpe):
 
 def test_bpe_merges_shorten_the_text_and_special_tokens_get_one_id(bpe):
     text = "Before we proceed any further<|endoftext|>我们"
-    ids = bpe.encode(text)
+    ids = bpe.encode(text, allowed_special="all")
     assert len(ids) < len(text.encode("utf-8"))
     assert ids.count(bpe.special_tokens["<|endoftext|>"]) == 1
     assert bpe.vocab_size == 256 + 60 + 1
@@ -178,11 +178,42 @@ def test_bpe_rejects_empty_special_tokens():
         BPETokenizer([], special_tokens=[""])
 
 
+def test_special_token_strings_in_text_stay_text_unless_allowed(bpe):
+    eot = bpe.special_tokens["<|endoftext|>"]
+    text = "user wrote <|endoftext|> here"
+    plain = bpe.encode(text)
+    assert eot not in plain and bpe.decode(plain) == text
+    assert plain == bpe.encode("user wrote ") + bpe.encode("<|endoftext|>") + bpe.encode(" here")
+    for allowed in ("all", {"<|endoftext|>"}, ["<|endoftext|>"]):
+        ids = bpe.encode(text, allowed_special=allowed)
+        assert ids.count(eot) == 1 and bpe.decode(ids) == text
+    assert bpe.encode(text, allowed_special=set()) == plain
+
+
+def test_allowed_special_picks_which_special_tokens_are_read():
+    tok = BPETokenizer.train(CORPUS, num_merges=20, special_tokens=["<|endoftext|>", "<|user|>"])
+    ids = tok.encode("<|user|>hi<|endoftext|>", allowed_special={"<|user|>"})
+    assert ids[0] == tok.special_tokens["<|user|>"] and tok.special_tokens["<|endoftext|>"] not in ids
+    assert tok.decode(ids) == "<|user|>hi<|endoftext|>"
+
+
+@pytest.mark.parametrize("allowed, fragment", [
+    ("none", "must be 'all' or a collection"), (5, "must be 'all' or a collection"),
+    ({"<|nope|>"}, "must name special tokens of this tokenizer"),
+])
+def test_allowed_special_rejects_what_it_cannot_use(bpe, allowed, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        bpe.encode("hi", allowed_special=allowed)
+
+
 # --- agreement with Hugging Face tokenizers
 def test_bpe_ids_equal_hugging_face_bpe_with_the_same_merges(bpe):
     hf = bpe.to_huggingface()
     for text in (CORPUS, "Speak, speak! 我们学习 <|endoftext|> résumé 123 x_y\t\n"):
         assert hf.encode(text).ids == bpe.encode(text)
+        hf.encode_special_tokens = False  # Hugging Face then reads special strings, like allowed_special="all"
+        assert hf.encode(text).ids == bpe.encode(text, allowed_special="all")
+        hf.encode_special_tokens = True
 
 
 @settings(max_examples=100, deadline=None)
