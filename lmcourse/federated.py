@@ -72,16 +72,21 @@ def average_weights(states: Sequence[Mapping[str, torch.Tensor]],
     return out
 
 
-def local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, lr: float) -> dict[str, torch.Tensor]:
+def local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, lr: float,
+                 grad_clip: float | None = None) -> dict[str, torch.Tensor]:
     """Train a *copy* of ``model`` for ``steps`` steps of plain SGD on ``batch_fn()`` batches; return its state dict.
 
     ``model(x, y)`` must return ``(logits, loss)`` as every course model does. ``model``
-    itself is not changed: this is what one client does in one round.
+    itself is not changed: this is what one client does in one round. ``grad_clip`` clips
+    each step's gradient norm (as :class:`lmcourse.train.TrainConfig` does); None = no clipping.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1 (local SGD steps per round); got {steps!r}")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise ValueError(f"lr must be a number > 0; got {lr!r}")
+    if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, numbers.Real)
+                                  or not grad_clip > 0):
+        raise ValueError(f"grad_clip must be a number > 0 or None; got {grad_clip!r}")
     local = copy.deepcopy(model)
     local.train()
     optimizer = torch.optim.SGD(local.parameters(), lr=lr)
@@ -90,16 +95,19 @@ def local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, lr
         _, loss = local(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(local.parameters(), grad_clip)
         optimizer.step()
     return {k: v.detach() for k, v in local.state_dict().items()}
 
 
 def fedavg_round(model: nn.Module, clients: Sequence[Callable[[], Batch]], steps: int, lr: float,
-                 weights: Sequence[float] | None = None) -> list[dict[str, torch.Tensor]]:
+                 weights: Sequence[float] | None = None, grad_clip: float | None = None) -> list[dict[str, torch.Tensor]]:
     """One FedAvg round, in place: every client runs :func:`local_update`, ``model`` gets their average.
 
     ``clients`` holds one batch function per client; ``weights`` (default equal) are their
-    shares in the average, usually their numbers of examples. Returns the clients' state
+    shares in the average, usually their numbers of examples; ``grad_clip`` is passed to
+    :func:`local_update`. Returns the clients' state
     dicts — what the server received, and what an honest-but-curious server could inspect.
     """
     if isinstance(clients, (str, bytes)) or not isinstance(clients, Sequence) or len(clients) == 0:
@@ -107,6 +115,6 @@ def fedavg_round(model: nn.Module, clients: Sequence[Callable[[], Batch]], steps
     if not all(callable(c) for c in clients):
         raise ValueError("clients must be callables returning (x, y) batches")
     _check_weights(weights, len(clients))
-    states = [local_update(model, c, steps, lr) for c in clients]
+    states = [local_update(model, c, steps, lr, grad_clip) for c in clients]
     model.load_state_dict(average_weights(states, weights))
     return states

@@ -65,6 +65,13 @@ def test_one_local_sgd_step_per_round_equals_one_step_on_the_averaged_gradient()
     assert all(torch.allclose(ours[k], theirs[k], atol=1e-6) for k in ours)
 
 
+def test_local_update_with_grad_clip_takes_steps_no_longer_than_lr_times_the_clip():
+    model = _tiny_gpt()
+    state = local_update(model, _fixed_batch(2), steps=1, lr=1.0, grad_clip=1e-3)
+    moved = torch.sqrt(sum(((state[n] - p.detach()) ** 2).sum() for n, p in model.named_parameters()))
+    assert 0 < moved <= 1e-3 * (1 + 1e-4)
+
+
 def test_fedavg_round_returns_what_each_client_sent():
     model = _tiny_gpt()
     clients = [_fixed_batch(s) for s in (4, 5)]
@@ -86,6 +93,7 @@ def test_fedavg_round_returns_what_each_client_sent():
     (lambda: average_weights([{"n": torch.tensor(1)}, {"n": torch.tensor(2)}]), "integer buffers"),
     (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=0, lr=0.1), "steps must be an integer >= 1"),
     (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=0), "lr must be a number > 0"),
+    (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=0.1, grad_clip=0), "grad_clip must be a number > 0"),
     (lambda: fedavg_round(_tiny_gpt(), [], steps=1, lr=0.1), "clients must be a non-empty list"),
     (lambda: fedavg_round(_tiny_gpt(), [1, 2], steps=1, lr=0.1), "clients must be callables"),
 ])
