@@ -8,7 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lmcourse import classroom
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+README = NOTEBOOK_DIR.parent / "README.md"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 MAX_BYTES = 3 * 1024 * 1024
 MACHINE_PATH = re.compile(r"(/(root|home|work|tmp|Users)/|[A-Z]:\\\\Users\\\\)")
@@ -21,6 +24,12 @@ def _load(path):
 
 def _code_cells(nb):
     return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def _readme_row(path):
+    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {path.name[:2]} |")]
+    assert len(rows) == 1, f"README's course table needs exactly one row for {path.name}; found {len(rows)}"
+    return rows[0]
 
 
 def _tags(cell):
@@ -78,6 +87,27 @@ class TestStoredNotebook:
         missing = [word for word in SKELETON if word not in text]
         assert not missing, f"missing skeleton sections: {missing}"
         assert nb["cells"][0]["source"][0].startswith("# "), "first cell must be the title"
+
+    def test_markdown_holds_no_control_characters(self, path):
+        # a TAB or backspace in markdown is almost always a swallowed "\\t"/"\\b" from a Python string
+        for index, cell in enumerate(_load(path)["cells"]):
+            if cell["cell_type"] == "markdown":
+                source = "".join(cell["source"])
+                bad = sorted({repr(ch) for ch in source if ord(ch) < 32 and ch != "\n"})
+                assert not bad, f"markdown cell {index} holds control characters {bad}: {source[:120]!r}"
+
+    def test_readme_gives_the_study_time_of_its_header(self, path):
+        header = re.search(r"\*\*Time\*\*\s*\|\s*about (\d+) minutes", "".join(_load(path)["cells"][0]["source"]))
+        assert header, "the first cell needs a '**Time** | about N minutes' row"
+        row = _readme_row(path)
+        assert f"| {header.group(1)} min |" in row, f"README says {row!r}; the notebook header says {header.group(1)} min"
+
+    def test_readme_run_time_is_the_last_make_outputs_run(self, path):
+        run = _load(path)["metadata"].get("lmcourse", {}).get("run")
+        assert run and run["profile"] == "cpu", "no recorded cpu run: refresh the stored outputs with `make outputs`"
+        time = classroom.format_run_time(run["seconds"])
+        assert f"| {time} |" in _readme_row(path), f"README should say {time} (run `make outputs` or " \
+            "`python -m lmcourse.classroom readme README.md notebooks/*.ipynb`)"
 
     def test_has_at_least_two_exercises_whose_solutions_pass(self, path):
         cells = _code_cells(_load(path))
