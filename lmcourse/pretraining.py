@@ -101,19 +101,13 @@ def pack_pair(a: Sequence[int], b: Sequence[int], *, cls_id: int, sep_id: int) -
     return ids, types
 
 
-def nsp_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id: int, sep_id: int,
-                 rng: random.Random | None = None) -> list[tuple[list[int], list[int], int]]:
-    """``n`` next-sentence examples ``(input_ids, token_type_ids, label)`` from tokenized documents.
-
-    ``documents`` is a list of documents, each a list of segments (lists of ids). An example
-    takes a segment A and the segment after it in the same document; with probability 1/2
-    B is replaced by a random segment of a *different* document. ``label`` is 0 when B
-    really follows A (IsNext) and 1 otherwise (NotNext), as in BERT.
-    """
+def _adjacent_pair_examples(documents, n, *, cls_id, sep_id, rng, min_documents, negative):
+    """Shared by NSP and SOP: draw segment A and the segment B after it; half the time ``negative``
+    turns the pair into a label-1 example."""
     usable = [i for i, d in enumerate(documents) if len(d) >= 2]
     if not usable:
         raise ValueError("documents must include at least one document with 2 or more segments")
-    if len(documents) < 2:
+    if len(documents) < min_documents:
         raise ValueError(f"documents must hold at least 2 documents (NotNext segments come from another one); "
                          f"got {len(documents)}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -125,11 +119,27 @@ def nsp_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id
         i = rng.randrange(len(documents[d]) - 1)
         a, b, label = documents[d][i], documents[d][i + 1], 0
         if rng.random() < 0.5:
-            other = rng.choice([j for j in range(len(documents)) if j != d and len(documents[j]) > 0])
-            b, label = rng.choice(documents[other]), 1
+            (a, b), label = negative(rng, d, a, b), 1
         ids, types = pack_pair(a, b, cls_id=cls_id, sep_id=sep_id)
         examples.append((ids, types, label))
     return examples
+
+
+def nsp_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id: int, sep_id: int,
+                 rng: random.Random | None = None) -> list[tuple[list[int], list[int], int]]:
+    """``n`` next-sentence examples ``(input_ids, token_type_ids, label)`` from tokenized documents.
+
+    ``documents`` is a list of documents, each a list of segments (lists of ids). An example
+    takes a segment A and the segment after it in the same document; with probability 1/2
+    B is replaced by a random segment of a *different* document. ``label`` is 0 when B
+    really follows A (IsNext) and 1 otherwise (NotNext), as in BERT.
+    """
+    def from_another_document(rng, d, a, b):
+        other = rng.choice([j for j in range(len(documents)) if j != d and len(documents[j]) > 0])
+        return a, rng.choice(documents[other])
+
+    return _adjacent_pair_examples(documents, n, cls_id=cls_id, sep_id=sep_id, rng=rng, min_documents=2,
+                                   negative=from_another_document)
 
 
 def sop_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id: int, sep_id: int,
@@ -141,22 +151,8 @@ def sop_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id
     swapped one (Lan et al. 2020). Both segments always come from the same document, so the
     topic says nothing about the label: only the order does.
     """
-    usable = [i for i, d in enumerate(documents) if len(d) >= 2]
-    if not usable:
-        raise ValueError("documents must include at least one document with 2 or more segments")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    rng = rng or random.Random()
-    examples = []
-    for _ in range(n):
-        d = rng.choice(usable)
-        i = rng.randrange(len(documents[d]) - 1)
-        a, b, label = documents[d][i], documents[d][i + 1], 0
-        if rng.random() < 0.5:
-            a, b, label = b, a, 1
-        ids, types = pack_pair(a, b, cls_id=cls_id, sep_id=sep_id)
-        examples.append((ids, types, label))
-    return examples
+    return _adjacent_pair_examples(documents, n, cls_id=cls_id, sep_id=sep_id, rng=rng, min_documents=1,
+                                   negative=lambda rng, d, a, b: (b, a))
 
 
 __all__ = ["IGNORE_INDEX", "mask_tokens", "mlm_batch", "pack_pair", "nsp_examples", "sop_examples"]
