@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +25,9 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from ._files import atomic_write
+
 MODEL_FILE, STATE_FILE = "model.safetensors", "state.pt"
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_name)`` on a temporary file beside ``path``, then rename it to ``path``.
-
-    A reader never sees a half-written file: either the old one or the complete new one.
-    The temporary file is removed if ``write`` fails.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _config_dict(config: Any) -> dict | None:
