@@ -21,8 +21,6 @@ from numbers import Integral, Real
 
 import torch
 
-__all__ = ["ArgumentError", "bool_mask", "finite_tensor", "integer", "number", "one_of", "probability",
-           "tensor", "token_ids"]
 
 
 class ArgumentError(ValueError, TypeError):

@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:

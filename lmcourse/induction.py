@@ -18,6 +18,7 @@ how much of a head's attention lands where each role would put it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -164,35 +165,53 @@ def previous_token_score(weights: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class InductionHistory:
-    """What :func:`train_induction` recorded every ``eval_every`` steps."""
+    """What :func:`train_induction` recorded every ``eval_every`` steps, and (with ``drop_below``) the
+    step of the first evaluation past the drop."""
 
     steps: list[int] = field(default_factory=list)
     other_loss: list[float] = field(default_factory=list)
     repeat_loss: list[float] = field(default_factory=list)
     best_induction_score: list[float] = field(default_factory=list)
+    drop_step: int | None = None
 
 
 def train_induction(model: AttentionOnlyTransformer, steps: int, *, batch_size: int = 32, lr: float = 1e-2,
-                    eval_every: int = 50, seed: int = 0, plot=None) -> InductionHistory:
+                    eval_every: int = 50, seed: int = 0, plot=None, drop_below: float | None = None,
+                    settle_steps: int = 0) -> InductionHistory:
     """Train on fresh sequences from :func:`repeated_sequences` with AdamW (next-token loss on every
     position); every ``eval_every`` steps record, on a fixed batch of 256, the loss where copying
     cannot help, the loss on the repeat, and the best last-layer induction score. ``plot``
-    (e.g. :class:`lmcourse.viz.LiveLossPlot`) receives the two losses."""
+    (e.g. :class:`lmcourse.viz.LiveLossPlot`) receives the two losses.
+
+    ``steps`` is the most steps trained. With ``drop_below``, training stops ``settle_steps`` after
+    the first evaluation whose repeat loss is below ``drop_below`` (the phase change has happened);
+    :attr:`InductionHistory.drop_step` records that evaluation's step, or stays ``None`` if the loss
+    never got there within ``steps``."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int; got {steps!r}")
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
+        raise ValueError(f"eval_every must be a positive int; got {eval_every!r}")
+    if drop_below is not None and (isinstance(drop_below, bool) or not isinstance(drop_below, (int, float))
+                                   or not math.isfinite(drop_below) or drop_below <= 0):
+        raise ValueError(f"drop_below must be a positive finite number or None; got {drop_below!r}")
+    if isinstance(settle_steps, bool) or not isinstance(settle_steps, int) or settle_steps < 0:
+        raise ValueError(f"settle_steps must be a non-negative int; got {settle_steps!r}")
     c, gen = model.config, torch.Generator().manual_seed(seed)
     eval_idx, eval_halves = repeated_sequences(256, c.seq_len, c.vocab_size, min_half=c.min_half,
                                                generator=torch.Generator().manual_seed(seed + 1))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     history = InductionHistory()
+    stop_at = steps
     for step in range(1, steps + 1):
+        if step > stop_at:
+            break
         idx, _ = repeated_sequences(batch_size, c.seq_len, c.vocab_size, min_half=c.min_half, generator=gen)
         logits, _ = model(idx)
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, c.vocab_size), idx[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % eval_every == 0 or step == steps:
+        if step % eval_every == 0 or step == stop_at:
             with torch.no_grad():
                 logits, weights = model(eval_idx)
             first, repeat = split_losses(logits, eval_idx, eval_halves)
@@ -202,4 +221,7 @@ def train_induction(model: AttentionOnlyTransformer, steps: int, *, batch_size: 
             history.best_induction_score.append(induction_score(weights[-1], eval_halves).max().item())
             if plot is not None:
                 plot.update(step, not_copyable=first, repeat=repeat)
+            if drop_below is not None and history.drop_step is None and repeat < drop_below:
+                history.drop_step = step
+                stop_at = min(steps, step + settle_steps)
     return history

@@ -68,7 +68,21 @@ def test_training_learns_to_copy():
     (lambda: AttentionOnlyTransformer(InductionConfig(seq_len=8))(torch.zeros(1, 9, dtype=torch.long)), "seq_len=8"),
     (lambda: induction_score(torch.zeros(2, 1, 4, 4), torch.tensor([2])), r"halves \(B,\)"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 0), "steps must be a positive int"),
+    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, drop_below=float("nan")), "drop_below"),
+    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, settle_steps=-1), "settle_steps"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):
     with pytest.raises(ValueError, match=fragment):
         call()
+
+
+def test_training_can_stop_a_fixed_number_of_steps_after_the_drop():
+    torch.manual_seed(0)
+    model = AttentionOnlyTransformer(InductionConfig(vocab_size=16, seq_len=16, min_half=3, n_embd=32, n_head=2))
+    history = train_induction(model, 3000, eval_every=20, drop_below=2.0, settle_steps=30)
+    assert history.drop_step is not None and history.repeat_loss[history.steps.index(history.drop_step)] < 2.0
+    assert history.drop_step > 20 and all(r >= 2.0 for s, r in zip(history.steps, history.repeat_loss) if s < history.drop_step)
+    assert history.steps[-1] == history.drop_step + 30
+    never = train_induction(AttentionOnlyTransformer(InductionConfig(vocab_size=16, seq_len=16, min_half=3)),
+                            40, eval_every=20, drop_below=1e-9)
+    assert never.drop_step is None and never.steps == [20, 40]
