@@ -1,4 +1,4 @@
-"""Classroom mode (tools/classroom.py): every notebook is also a slide deck, and student copies carry no solutions."""
+"""tools/classroom.py: every notebook is also a slide deck, and student copies carry no solutions."""
 
 import re
 import subprocess
@@ -57,7 +57,8 @@ def test_no_markdown_cell_leaves_an_html_box_open(path):
 
 def test_splitting_keeps_fenced_code_and_html_boxes_whole():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "intro\n## A\ntext\n```\n## not a heading\n```\n<div class='box'>\n\n## Box title\n\n## still the box\n</div>")])
+        "intro\n## A\ntext\n```\n## not a heading\n```\n"
+        "<div class='box'>\n\n## Box title\n\n## still the box\n</div>")])
     nb.cells[0].id = "x"
     assert classroom.split_at_headings(nb) == 1
     assert [c.source.split("\n")[0] for c in nb.cells] == ["intro", "## A"]
@@ -125,7 +126,8 @@ def test_command_line_builds_and_rejects_a_path_that_is_not_a_notebook(tmp_path)
     assert ok.returncode == 0 and (tmp_path / NOTEBOOKS[0].name).is_file(), ok.stderr
     check = subprocess.run(cmd + ["tag", "--check", *map(str, NOTEBOOKS)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
-    bad = subprocess.run(cmd + ["slides", "--out", str(tmp_path), str(ROOT / "README.md")], capture_output=True, text=True)
+    bad = subprocess.run(cmd + ["slides", "--out", str(tmp_path), str(ROOT / "README.md")],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and "notebooks must be existing .ipynb files" in bad.stderr
 
 

@@ -10,7 +10,7 @@ Two things a teacher needs besides the notebooks themselves:
   solutions become speaker notes. :func:`tag_slides` applies that rule,
   and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
   copied beside them, so they open from disk without internet, formulas included. A slide
-  taller than the screen scrolls instead of running off the bottom (``slides.html.j2``).
+  taller than the screen scrolls instead of running off the bottom (``templates/lmcourse_slides.html.j2``).
 - **Student copies.** :func:`student_copy` removes every cell tagged ``solution`` and the
   sentences that point to them; :func:`build_student_copies` writes one per notebook and
   leaves the notebooks in ``notebooks/`` (the teacher's copies, with solutions) untouched.
