@@ -43,16 +43,16 @@ outputs: setup
 	  LMCOURSE_PROFILE=cpu OMP_WAIT_POLICY=PASSIVE KINETO_LOG_LEVEL=6 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False \
 	    --NotebookExporter.preprocessors="['nbconvert.preprocessors.CoalesceStreamsPreprocessor']" $$nb || exit 1; \
-	  LMCOURSE_PROFILE=cpu $(BIN)/python -m lmcourse.classroom stamp --seconds $$(( $$(date +%s) - start )) $$nb || exit 1; \
+	  LMCOURSE_PROFILE=cpu $(BIN)/python tools/classroom.py stamp --seconds $$(( $$(date +%s) - start )) $$nb || exit 1; \
 	done
-	$(BIN)/python -m lmcourse.classroom tag $(NB)
-	$(BIN)/python -m lmcourse.classroom readme README.md notebooks/*.ipynb
+	$(BIN)/python tools/classroom.py tag $(NB)
+	$(BIN)/python tools/classroom.py readme README.md notebooks/*.ipynb
 
 slides: setup
-	$(BIN)/python -m lmcourse.classroom slides --out build/slides $(NB)
+	$(BIN)/python tools/classroom.py slides --out build/slides $(NB)
 
 student: setup
-	$(BIN)/python -m lmcourse.classroom student --out build/student $(NB)
+	$(BIN)/python tools/classroom.py student --out build/student $(NB)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

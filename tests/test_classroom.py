@@ -1,4 +1,4 @@
-"""Classroom mode: every notebook is also a slide deck, and student copies carry no solutions."""
+"""tools/classroom.py: every notebook is also a slide deck, and student copies carry no solutions."""
 
 import re
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lmcourse import classroom
+from tools import classroom
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -44,7 +44,7 @@ def test_every_stored_notebook_is_tagged_for_slides(path):
     stale = [i for i, c in enumerate(nb.cells)
              if c.metadata.get("slideshow", {}).get("slide_type") != classroom.slide_type(c)]
     assert not stale, (f"{path.name}: cells {stale[:10]} lack their slide type; run "
-                       f"`python -m lmcourse.classroom tag notebooks/*.ipynb`")
+                       f"`python tools/classroom.py tag notebooks/*.ipynb`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -57,7 +57,8 @@ def test_no_markdown_cell_leaves_an_html_box_open(path):
 
 def test_splitting_keeps_fenced_code_and_html_boxes_whole():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "intro\n## A\ntext\n```\n## not a heading\n```\n<div class='box'>\n\n## Box title\n\n## still the box\n</div>")])
+        "intro\n## A\ntext\n```\n## not a heading\n```\n"
+        "<div class='box'>\n\n## Box title\n\n## still the box\n</div>")])
     nb.cells[0].id = "x"
     assert classroom.split_at_headings(nb) == 1
     assert [c.source.split("\n")[0] for c in nb.cells] == ["intro", "## A"]
@@ -120,12 +121,13 @@ def test_student_copies_are_written_next_to_each_other_and_originals_stay(tmp_pa
 
 
 def test_command_line_builds_and_rejects_a_path_that_is_not_a_notebook(tmp_path):
-    cmd = [sys.executable, "-m", "lmcourse.classroom"]
+    cmd = [sys.executable, str(ROOT / "tools" / "classroom.py")]
     ok = subprocess.run(cmd + ["student", "--out", str(tmp_path), str(NOTEBOOKS[0])], capture_output=True, text=True)
     assert ok.returncode == 0 and (tmp_path / NOTEBOOKS[0].name).is_file(), ok.stderr
     check = subprocess.run(cmd + ["tag", "--check", *map(str, NOTEBOOKS)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
-    bad = subprocess.run(cmd + ["slides", "--out", str(tmp_path), str(ROOT / "README.md")], capture_output=True, text=True)
+    bad = subprocess.run(cmd + ["slides", "--out", str(tmp_path), str(ROOT / "README.md")],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and "notebooks must be existing .ipynb files" in bad.stderr
 
 
@@ -153,7 +155,24 @@ def test_stamp_and_readme_keep_the_measured_run_times_in_the_readme(tmp_path):
 
 
 def test_stamp_refuses_a_negative_time_and_readme_needs_the_column(tmp_path):
-    with pytest.raises(ValueError, match="seconds must be a non-negative number"):
-        classroom.stamp_run(nbformat.v4.new_notebook(), -1, profile="cpu", threads=1)
+    for bad in (-1, float("nan"), "90"):
+        with pytest.raises(ValueError, match="seconds must be a finite number >= 0"):
+            classroom.stamp_run(nbformat.v4.new_notebook(), bad, profile="cpu", threads=1)
     with pytest.raises(ValueError, match="code runs in"):
         classroom.readme_with_run_times("no table here", [])
+
+
+def test_the_learner_package_carries_no_teacher_tooling():
+    import tomllib
+
+    import lmcourse
+
+    package = Path(lmcourse.__file__).parent
+    assert not (package / "classroom.py").exists()
+    assert sorted(p.name for p in (package / "vendor").iterdir() if p.is_dir()) == []   # no reveal.js/, mathjax/
+    assert {"reveal.js", "mathjax"} <= {p.name for p in (ROOT / "tools" / "vendor").iterdir()}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shipped = project["tool"]["setuptools"]["package-data"]["lmcourse"]
+    assert "vendor/*" in shipped and not [p for p in shipped if p.startswith("vendor/") and p != "vendor/*"]
+    dev = {req.split(">")[0] for req in project["project"]["optional-dependencies"]["dev"]}
+    assert {"nbformat", "nbconvert"} <= dev, "the tooling's own imports must be declared, not borrowed from jupyterlab"

@@ -31,3 +31,11 @@ def test_torch_is_pinned_to_the_cpu_build_in_the_constraints_file():
     pins = [line.strip() for line in (ROOT / "constraints.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     assert "torch==2.13.0" in pins
+
+
+def test_conda_python_is_one_that_requires_python_allows():
+    # the code and tests need 3.11 (tomllib, above); conda must not build an env pip would refuse
+    floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert floor == ">=3.11" and python == "python=3.11", (floor, python)

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lmcourse import classroom
+from tools import classroom
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 README = NOTEBOOK_DIR.parent / "README.md"
@@ -107,7 +107,7 @@ class TestStoredNotebook:
         assert run and run["profile"] == "cpu", "no recorded cpu run: refresh the stored outputs with `make outputs`"
         time = classroom.format_run_time(run["seconds"])
         assert f"| {time} |" in _readme_row(path), f"README should say {time} (run `make outputs` or " \
-            "`python -m lmcourse.classroom readme README.md notebooks/*.ipynb`)"
+            "`python tools/classroom.py readme README.md notebooks/*.ipynb`)"
 
     def test_has_at_least_two_exercises_whose_solutions_pass(self, path):
         cells = _code_cells(_load(path))

@@ -1,4 +1,5 @@
-"""Teaching with the course: slide decks and student copies of the notebooks.
+"""Teaching with the course: slide decks and student copies of the notebooks (a teacher's tool,
+not part of the ``lmcourse`` package learners import).
 
 Two things a teacher needs besides the notebooks themselves:
 
@@ -8,22 +9,24 @@ Two things a teacher needs besides the notebooks themselves:
   sub-slide (down arrow), other cells stay on the slide before them, and reference
   solutions become speaker notes. :func:`tag_slides` applies that rule,
   and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
-  copied beside them, so they open from disk without internet, formulas included.
+  copied beside them, so they open from disk without internet, formulas included. A slide
+  taller than the screen scrolls instead of running off the bottom (``templates/lmcourse_slides.html.j2``).
 - **Student copies.** :func:`student_copy` removes every cell tagged ``solution`` and the
   sentences that point to them; :func:`build_student_copies` writes one per notebook and
   leaves the notebooks in ``notebooks/`` (the teacher's copies, with solutions) untouched.
 
-Command line (what ``make slides`` and ``make student`` run)::
+Command line (what ``make slides``, ``make student`` and ``make outputs`` run)::
 
-    python -m lmcourse.classroom tag [--check] notebooks/*.ipynb
-    python -m lmcourse.classroom slides --out build/slides notebooks/*.ipynb
-    python -m lmcourse.classroom student --out build/student notebooks/*.ipynb
-    python -m lmcourse.classroom stamp --seconds 91 notebooks/08_translation.ipynb
-    python -m lmcourse.classroom readme README.md notebooks/*.ipynb
+    python tools/classroom.py tag [--check] notebooks/*.ipynb
+    python tools/classroom.py slides --out build/slides notebooks/*.ipynb
+    python tools/classroom.py student --out build/student notebooks/*.ipynb
+    python tools/classroom.py stamp --seconds 91 notebooks/08_translation.ipynb
+    python tools/classroom.py readme README.md notebooks/*.ipynb
 
 ``stamp`` and ``readme`` are what ``make outputs`` runs after executing a notebook: the wall
 time of that run is kept in the notebook's metadata (``metadata.lmcourse.run``), and the
 README's run-time column is rewritten from it, so no run time in the README is typed by hand.
+Needs ``nbformat`` and ``nbconvert`` (the ``dev`` extra that ``make setup`` installs).
 """
 
 from __future__ import annotations
@@ -38,10 +41,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import nbformat
+from nbconvert import SlidesExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
-from .checkpoint import atomic_write
+import lmcourse
+from lmcourse._checks import number
+from lmcourse._files import atomic_write
 
-VENDOR = Path(__file__).parent / "vendor"
+HERE = Path(__file__).resolve().parent
+VENDOR = HERE / "vendor"                                   # reveal.js and MathJax, for the decks only
+BERTVIZ_VENDOR = Path(lmcourse.__file__).parent / "vendor"  # require.js and jQuery, shared with bertviz
 SOLUTION_TAG = "solution"
 _SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
                                r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
@@ -130,8 +139,7 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
         raise ValueError(f"nb must be a notebook read with nbformat; got {type(nb).__name__}")
-    out = copy.deepcopy(nb)
-    out.cells = [c for c in out.cells if SOLUTION_TAG not in c.metadata.get("tags", [])]
+    out, _ = TagRemovePreprocessor(remove_cell_tags={SOLUTION_TAG}).preprocess(copy.deepcopy(nb), {})
     for cell in out.cells:
         if cell.cell_type == "markdown":
             cell.source = _SOLUTION_POINTER.sub(_student_note, cell.source)
@@ -172,17 +180,16 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
     Cells are tagged with :func:`tag_slides` on the fly, so an untagged notebook still
     gives a sensible deck.
     """
-    from nbconvert import SlidesExporter
-
     paths = _notebook_paths(notebooks)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for folder in ("reveal.js", "mathjax"):
         shutil.copytree(VENDOR / folder, out / folder, dirs_exist_ok=True)
     for script in ("require.js", "jquery.min.js"):
-        shutil.copy2(VENDOR / script, out / script)
+        shutil.copy2(BERTVIZ_VENDOR / script, out / script)
     exporter = SlidesExporter(reveal_url_prefix="reveal.js", require_js_url="require.js", jquery_url="jquery.min.js",
-                              mathjax_url="mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe", reveal_scroll=True)
+                              mathjax_url="mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+                              extra_template_paths=[str(HERE / "templates")], template_file="lmcourse_slides.html.j2")
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
@@ -200,8 +207,7 @@ README_TIME_COLUMN = "code runs in (cpu profile)*"
 
 def stamp_run(nb: nbformat.NotebookNode, seconds: float, *, profile: str, threads: int) -> None:
     """Record how long the last ``make outputs`` run of ``nb`` took, and with what."""
-    if not (isinstance(seconds, (int, float)) and seconds >= 0):
-        raise ValueError(f"seconds must be a non-negative number; got {seconds!r}")
+    seconds = number("seconds", seconds, min=0)
     nb.metadata.setdefault(RUN_KEY, {})["run"] = {"profile": profile, "seconds": int(round(seconds)),
                                                   "threads": int(threads)}
 
@@ -244,7 +250,7 @@ def readme_with_run_times(readme: str, notebooks: Sequence[Path]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmcourse.classroom", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/classroom.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     tag = sub.add_parser("tag", help="split cells at headings and set every slide type, in place")
     tag.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")

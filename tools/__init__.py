@@ -1,0 +1,1 @@
+"""Teacher tooling run from a checkout (slides, student copies, run times); not installed with lmcourse."""
