@@ -2,11 +2,11 @@
 
 from collections import Counter
 
-from lmcourse.exercises import nb01_tokens as ex
+from lmcourse.exercises import nb01_text_and_tokens as ex
 from lmcourse.tokenizers import count_pairs
 from solutions import solution_namespace
 
-_SOLVED = solution_namespace("01_text_and_tokens", setup="from lmcourse.exercises import nb01_tokens as ex")
+_SOLVED = solution_namespace("01_text_and_tokens", setup="from lmcourse.exercises import nb01_text_and_tokens as ex")
 _chunk_pair_counts, _segment = _SOLVED["chunk_pair_counts"], _SOLVED["bpe_segment"]
 
 

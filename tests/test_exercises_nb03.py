@@ -5,14 +5,14 @@ import torch
 
 from lmcourse.embeddings import cosine_matrix
 from lmcourse.embeddings import skipgram_pairs as lmcourse_pairs
-from lmcourse.exercises import nb03_embeddings as ex
+from lmcourse.exercises import nb03_word_embeddings as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("03_word_embeddings", setup="import torch\n"
-                                                           "from lmcourse.exercises import nb03_embeddings as ex")
+                                                           "from lmcourse.exercises import nb03_word_embeddings as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -1,6 +1,6 @@
 import torch
 
-from lmcourse.exercises import nb04_rnn as ex
+from lmcourse.exercises import nb04_recurrent_networks as ex
 from lmcourse.rnn import LSTMCell
 
 
@@ -82,6 +82,6 @@ def test_clip_checker_names_typical_mistakes():
 def test_the_notebooks_own_solutions_pass():
     from solutions import solution_namespace
 
-    solved = solution_namespace("04_recurrent_networks", setup="import torch\nfrom lmcourse.exercises import nb04_rnn as ex")
+    solved = solution_namespace("04_recurrent_networks", setup="import torch\nfrom lmcourse.exercises import nb04_recurrent_networks as ex")
     assert ex.check_lstm_step(solved["lstm_step_ex"]).passed
     assert ex.check_clip_by_global_norm(solved["clip_by_global_norm"]).passed

@@ -5,14 +5,14 @@ import math
 import pytest
 import torch
 
-from lmcourse.exercises import nb05_attention as ex
+from lmcourse.exercises import nb05_self_attention as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("05_self_attention", setup="import math, torch\n"
-                                                          "from lmcourse.exercises import nb05_attention as ex")
+                                                          "from lmcourse.exercises import nb05_self_attention as ex")
 
 
 def test_reference_solutions_pass(solved):

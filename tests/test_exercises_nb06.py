@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lmcourse.exercises import nb06_multihead as ex
+from lmcourse.exercises import nb06_multihead_attention as ex
 from lmcourse.positions import sinusoidal_table
 from solutions import solution_namespace
 
@@ -11,7 +11,7 @@ from solutions import solution_namespace
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("06_multihead_attention", setup="import math, torch\n"
-                                                               "from lmcourse.exercises import nb06_multihead as ex")
+                                                               "from lmcourse.exercises import nb06_multihead_attention as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -4,7 +4,7 @@ layer normalization, residual wiring and parameter counting."""
 import pytest
 import torch
 
-from lmcourse.exercises import nb07_transformer as ex
+from lmcourse.exercises import nb07_transformer_block as ex
 from lmcourse.transformer import layer_parameter_count
 from solutions import solution_namespace
 
@@ -12,7 +12,7 @@ from solutions import solution_namespace
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("07_transformer_block", setup="import math, torch\n"
-                                                             "from lmcourse.exercises import nb07_transformer as ex")
+                                                             "from lmcourse.exercises import nb07_transformer_block as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lmcourse.exercises import nb09_gpt as ex
+from lmcourse.exercises import nb09_gpt_from_scratch as ex
 from lmcourse.gpt import parameter_count
 from lmcourse.sampling import top_p_filter
 from solutions import solution_namespace
@@ -12,7 +12,7 @@ from solutions import solution_namespace
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("09_gpt_from_scratch", setup="import math, torch\n"
-                                                            "from lmcourse.exercises import nb09_gpt as ex")
+                                                            "from lmcourse.exercises import nb09_gpt_from_scratch as ex")
 
 
 def test_reference_solutions_pass(solved):

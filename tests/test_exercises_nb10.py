@@ -4,13 +4,13 @@ import math
 
 import pytest
 
-from lmcourse.exercises import nb10_training as ex
+from lmcourse.exercises import nb10_training_like_the_pros as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
-    return solution_namespace("10_training_like_the_pros", setup="import math\nfrom lmcourse.exercises import nb10_training as ex")
+    return solution_namespace("10_training_like_the_pros", setup="import math\nfrom lmcourse.exercises import nb10_training_like_the_pros as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from lmcourse.exercises import nb11_bert as ex
+from lmcourse.exercises import nb11_bert_pretraining as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("11_bert_pretraining",
-                              setup="import torch\nfrom lmcourse.exercises import nb11_bert as ex")
+                              setup="import torch\nfrom lmcourse.exercises import nb11_bert_pretraining as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -4,14 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmcourse.exercises import nb12_applications as ex
+from lmcourse.exercises import nb12_attention_and_applications as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("12_attention_and_applications",
-                              setup="from lmcourse.exercises import nb12_applications as ex")
+                              setup="from lmcourse.exercises import nb12_attention_and_applications as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -5,13 +5,13 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold
 
 from lmcourse.evaluation import accuracy, precision_recall_f1
-from lmcourse.exercises import nb13_evaluation as ex
+from lmcourse.exercises import nb13_evaluating_honestly as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
-    return solution_namespace("13_evaluating_honestly", setup="from lmcourse.exercises import nb13_evaluation as ex")
+    return solution_namespace("13_evaluating_honestly", setup="from lmcourse.exercises import nb13_evaluating_honestly as ex")
 
 
 def test_reference_solutions_pass(solved):

@@ -5,14 +5,14 @@ import torch
 import torch.nn.functional as F
 
 from lmcourse import compression as C
-from lmcourse.exercises import nb14_compression as ex
+from lmcourse.exercises import nb14_small_and_fast as ex
 from solutions import solution_namespace
 
 
 @pytest.fixture(scope="module")
 def solved():
     return solution_namespace("14_small_and_fast", setup="import torch\nimport torch.nn.functional as F\n"
-                                                          "from lmcourse.exercises import nb14_compression as ex")
+                                                          "from lmcourse.exercises import nb14_small_and_fast as ex")
 
 
 def test_reference_solutions_pass(solved):
