@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from solutions import solution_namespace
 
 from lmcourse.exercises import Mistake, Rule
-from solutions import solution_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
@@ -56,14 +56,15 @@ def test_every_notebook_stem_names_its_exercise_module_glossary_file_and_instruc
     expected = {"lmcourse/exercises": {f"nb{s}.py" for s in STEMS} | {"__init__.py", "checking.py"},
                 "lmcourse/glossary/terms": {f"{s}.tsv" for s in STEMS},
                 "docs/instructor": {f"{s}.md" for s in STEMS} | {"README.md"}}
-    for folder in expected:
-        assert found[folder] == expected[folder], (f"{folder}: missing {sorted(expected[folder] - found[folder])}, "
-                                                   f"not named for a notebook {sorted(found[folder] - expected[folder])}")
+    for folder, names in expected.items():
+        assert found[folder] == names, (f"{folder}: missing {sorted(names - found[folder])}, "
+                                        f"not named for a notebook {sorted(found[folder] - names)}")
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_every_notebook_calls_all_its_checkers_and_at_least_two_from_its_exercise_cells(stem):
-    assert any(f"from lmcourse.exercises import nb{stem} as ex" in source for source in _code(stem))
+    line = f"from lmcourse.exercises import nb{stem} as ex"
+    assert any(line in source for source in _code(stem)), f"{stem} never imports its checkers with `{line}`"
     called, defined = {m for s in _code(stem, "exercise") for m in CALL.findall(s)}, set(_checkers(_module(stem)))
     assert called == defined, f"exercise cells call {sorted(called)}; nb{stem} defines {sorted(defined)}"
     assert len(called) >= 2, f"{stem} needs at least two self-checking exercises; it has {sorted(called)}"

@@ -1,4 +1,4 @@
-"""Notebook 05's checkers beyond their Mistakes: the package's attention, an equal answer, 2-D-only code, unfinished code."""
+"""Notebook 05's checkers beyond their Mistakes: the package's attention, an equal answer, 2-D-only code, a TODO."""
 
 import math
 

@@ -4,7 +4,7 @@ A checker runs the learner's function on several inputs, compares each answer wi
 reference behaviour and prints either a pass mark or a hint that teaches: which input
 failed, what was expected and what came back, and — when the answer matches a known
 wrong implementation (a :class:`Mistake`) — what that mistake is. An answer that cannot be
-compared with one reference (a random masking, say) is checked against :class:`Rule` s instead,
+compared with one reference (a random masking, say) is checked against rules (:class:`Rule`),
 with :func:`check_rules`. A checker never raises because the learner's code is wrong or
 unfinished: it prints, and returns a :class:`Result` you can test in code.
 """
