@@ -11,6 +11,9 @@ from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
+# what the solution cells take from the notebook's earlier cells: its imports, and `ex`, its checkers
+PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\nfrom lmcourse.exercises import nb{stem} as ex\n"
+
 
 def solution_sources(stem: str) -> list[str]:
     """Source of every code cell tagged "solution" in notebooks/<stem>.ipynb, in order."""
@@ -19,11 +22,11 @@ def solution_sources(stem: str) -> list[str]:
             if c["cell_type"] == "code" and "solution" in c.get("metadata", {}).get("tags", [])]
 
 
-def solution_namespace(stem: str, setup: str = "") -> dict:
-    """Execute ``setup`` then the notebook's solution cells; return the names they define."""
+def solution_namespace(stem: str) -> dict:
+    """Execute the notebook's imports, then its solution cells; return the names they define."""
     namespace: dict = {}
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(setup, namespace)  # noqa: S102 - trusted course code
+        exec(PRELUDE.format(stem=stem), namespace)  # noqa: S102 - trusted course code
         for source in solution_sources(stem):
             exec(source, namespace)  # noqa: S102
     return namespace

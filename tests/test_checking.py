@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lmcourse.exercises import Case, Mistake, check_function, check_value, same
+from lmcourse.exercises import Case, Mistake, Rule, check_function, check_rules, check_value, same
 
 CASES = [Case((2, 3), label="(2, 3)"), Case((0, 5)), Case((4,), {"b": 1})]
 
@@ -90,3 +90,34 @@ def test_check_value(answer, passed, capsys):
         assert "Hint: divide by two" in out
     if answer is None:
         assert "no answer yet" in out
+
+
+EVEN = [Rule(lambda xs: None if isinstance(xs, list) else f"expected a list, got {type(xs).__name__}", "return a list"),
+        Rule(lambda xs: next((f"{x} is odd" for x in xs if x % 2), None), "keep only the even numbers")]
+
+
+def _evens(fn):
+    return fn([1, 2, 3, 4])
+
+
+def test_check_rules_passes_with_praise_and_gives_the_first_broken_rules_hint(capsys):
+    praise = lambda xs: f"{len(xs)} even numbers kept."  # noqa: E731
+    assert check_rules(lambda xs: [x for x in xs if x % 2 == 0], _evens, EVEN, name="evens", where="[1, 2, 3, 4]",
+                       praise=praise).passed
+    assert capsys.readouterr().out.strip() == "✔ evens: 2 even numbers kept."
+    result = check_rules(lambda xs: xs, _evens, EVEN, name="evens", where="[1, 2, 3, 4]", praise=praise)
+    assert result.message == "✘ evens: 1 is odd\n  Hint: keep only the even numbers"
+    assert result.mistake == "keep only the even numbers" and result.failed_case == "[1, 2, 3, 4]"
+    assert check_rules(lambda xs: 0, _evens, EVEN, name="evens", where="", praise=praise).mistake == "return a list"
+
+
+def test_check_rules_reports_a_crash_an_unfinished_function_and_a_call_instead_of_a_function():
+    def todo(xs):
+        raise NotImplementedError
+
+    kwargs = dict(name="evens", where="[1, 2, 3, 4]", praise=str, crash_hint="take one list")
+    crashed = check_rules(lambda xs: xs[9], _evens, EVEN, **kwargs)
+    assert crashed.message.startswith("✘ evens: on [1, 2, 3, 4] your function raised IndexError")
+    assert crashed.mistake == "take one list"
+    assert "not written yet" in check_rules(todo, _evens, EVEN, **kwargs).message
+    assert "expected a function, got [2, 4]" in check_rules([2, 4], _evens, EVEN, **kwargs).message

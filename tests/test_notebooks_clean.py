@@ -109,11 +109,10 @@ class TestStoredNotebook:
         assert f"| {time} |" in _readme_row(path), f"README should say {time} (run `make outputs` or " \
             "`python tools/classroom.py readme README.md notebooks/*.ipynb`)"
 
-    def test_has_at_least_two_exercises_whose_solutions_pass(self, path):
-        cells = _code_cells(_load(path))
-        exercises = [c for c in cells if "exercise" in _tags(c)]
-        solutions = [c for c in cells if "solution" in _tags(c)]
-        assert len(exercises) >= 2 and len(solutions) >= 2, "need >= 2 exercise and solution cells"
+    def test_stored_solution_outputs_show_their_checkers_passing(self, path):
+        # how many exercises a notebook has, and that its solutions pass when run, is tests/test_exercise_rules.py's
+        solutions = [c for c in _code_cells(_load(path)) if "solution" in _tags(c)]
+        assert solutions, "no cell is tagged 'solution'"
         for cell in solutions:
             out = "".join("".join(o.get("text", "")) for o in cell["outputs"])
             assert "✔" in out and "✘" not in out, f"a stored solution does not pass its checker: {out[:200]!r}"

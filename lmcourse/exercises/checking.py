@@ -3,9 +3,10 @@
 A checker runs the learner's function on several inputs, compares each answer with the
 reference behaviour and prints either a pass mark or a hint that teaches: which input
 failed, what was expected and what came back, and — when the answer matches a known
-wrong implementation (a :class:`Mistake`) — what that mistake is. A checker never raises
-because the learner's code is wrong or unfinished: it prints, and returns a
-:class:`Result` you can test in code.
+wrong implementation (a :class:`Mistake`) — what that mistake is. An answer that cannot be
+compared with one reference (a random masking, say) is checked against rules (:class:`Rule`),
+with :func:`check_rules`. A checker never raises because the learner's code is wrong or
+unfinished: it prints, and returns a :class:`Result` you can test in code.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class Mistake:
     """A typical wrong answer: a function that makes the mistake, and the hint to give when it matches."""
 
     fn: Callable[..., Any]
+    hint: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A property every right answer has: ``broken(answer)`` returns what is wrong (a sentence), or None."""
+
+    broken: Callable[[Any], str | None]
     hint: str
 
 
@@ -134,6 +143,16 @@ def _say(result: Result) -> Result:
     return result
 
 
+def _not_a_function(name: str, learner: Any) -> Result:
+    return _say(Result(False, f"✘ {name}: expected a function, got {_short(learner)}. "
+                              "Pass the function itself, without calling it (no parentheses)."))
+
+
+def _not_written(name: str, failed_case: str | None = None) -> Result:
+    return _say(Result(False, f"✘ {name}: not written yet — replace `raise NotImplementedError` "
+                              "with your code, run the cell, then run this check again.", failed_case=failed_case))
+
+
 def check_function(learner: Callable[..., Any], reference: Callable[..., Any], cases: Sequence[Case], *,
                    name: str, mistakes: Sequence[Mistake] = (), rtol: float = 1e-4, atol: float = 1e-6,
                    compare: Callable[[Any, Any], bool] | None = None) -> Result:
@@ -144,8 +163,7 @@ def check_function(learner: Callable[..., Any], reference: Callable[..., Any], c
     failing case; the first one that reproduces the learner's answer supplies the hint.
     """
     if not callable(learner):
-        return _say(Result(False, f"✘ {name}: expected a function, got {_short(learner)}. "
-                                  "Pass the function itself, without calling it (no parentheses)."))
+        return _not_a_function(name, learner)
     compare = compare or (lambda got, exp: same(got, exp, rtol=rtol, atol=atol))
     for index, case in enumerate(cases, start=1):
         where = f"case {index} of {len(cases)}, input {case.describe()}"
@@ -153,9 +171,7 @@ def check_function(learner: Callable[..., Any], reference: Callable[..., Any], c
         try:
             got = learner(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
         except NotImplementedError:
-            return _say(Result(False, f"✘ {name}: not written yet — replace `raise NotImplementedError` "
-                                      "with your code, run the cell, then run this check again.",
-                               failed_case=case.describe()))
+            return _not_written(name, case.describe())
         except Exception as err:  # the learner's bug is reported, not raised
             return _say(Result(False, f"✘ {name}: on {where} your function raised "
                                       f"{type(err).__name__}: {err}", failed_case=case.describe()))
@@ -189,3 +205,28 @@ def check_value(got: Any, expected: Any, *, name: str, hint: str = "", rtol: flo
     if hint:
         lines.append(f"  Hint: {hint}")
     return _say(Result(False, "\n".join(lines)))
+
+
+def check_rules(learner: Callable[..., Any], run: Callable[[Callable[..., Any]], Any], rules: Sequence[Rule], *,
+                name: str, where: str, praise: Callable[[Any], str], crash_hint: str = "") -> Result:
+    """Check an answer that has no single right value (a random masking) by the properties it must have.
+
+    ``run(learner)`` calls the learner on ``where`` (the input, named in messages) and returns its
+    answer; the rules are tried in order, each may assume the ones before it hold, and the first
+    one ``broken`` gives its hint. When none is, ``praise(answer)`` says what was right.
+    """
+    if not callable(learner):
+        return _not_a_function(name, learner)
+    try:
+        answer = run(learner)
+    except NotImplementedError:
+        return _not_written(name)
+    except Exception as err:  # the learner's bug is reported, not raised
+        hint = f"\n  Hint: {crash_hint}" if crash_hint else ""
+        return _say(Result(False, f"✘ {name}: on {where} your function raised {type(err).__name__}: {err}{hint}",
+                           failed_case=where, mistake=crash_hint or None))
+    for rule in rules:
+        what = rule.broken(answer)
+        if what:
+            return _say(Result(False, f"✘ {name}: {what}\n  Hint: {rule.hint}", failed_case=where, mistake=rule.hint))
+    return _say(Result(True, f"✔ {name}: {praise(answer)}"))

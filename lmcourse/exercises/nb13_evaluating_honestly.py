@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..evaluation import accuracy, precision_recall_f1
 from .checking import Case, Mistake, Result, check_function
 

@@ -143,6 +143,3 @@ def check_split_decay(split_decay) -> Result:
         Mistake(_no_embeddings, "only nn.Linear weights are decayed: embeddings are matrices too and nanoGPT "
                                 "decays every parameter with dim >= 2."),
     ])
-
-
-__all__ = ["check_lr_at", "check_split_decay"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..pretraining import IGNORE_INDEX, pack_pair
-from .checking import Case, Mistake, Result, check_function
+from .checking import Case, Mistake, Result, Rule, check_function, check_rules
 
 PAD, CLS, SEP, MASK = 0, 1, 2, 3
 VOCAB = 200
@@ -29,12 +29,6 @@ def _masking_batch() -> torch.Tensor:
     return ids
 
 
-def _fail(name: str, what: str, hint: str) -> Result:
-    result = Result(False, f"✘ {name}: {what}\n  Hint: {hint}", failed_case="a (64, 130) batch", mistake=hint)
-    print(result.message)
-    return result
-
-
 MISSING_LABEL_HINT = ("labels must be -100 wherever a token was not picked (the loss only looks at the picked "
                       "15 %); it looks like you kept the original id everywhere")
 SPECIAL_HINT = "[CLS], [SEP] and [PAD] must never be picked: set their probability to 0 before drawing"
@@ -47,59 +41,104 @@ UNPICKED_HINT = "only picked tokens may change; every other position of inputs m
 LABEL_VALUE_HINT = "at a picked position the label is the ORIGINAL token id (what the model must recover)"
 
 
-def check_mask_tokens(fn) -> Result:
-    """Check ``fn(ids, mask_id, vocab_size, special_ids) -> (inputs, labels)`` against BERT's masking rules."""
-    name = "mask_tokens"
-    if not callable(fn):
-        result = Result(False, f"✘ {name}: expected a function, got {type(fn).__name__}. "
-                               "Pass the function itself, without calling it (no parentheses).")
-        print(result.message)
-        return result
+def _run(fn):
+    """The learner's masking of the batch, with torch's generator seeded: (the ids it was given, its answer)."""
     ids = _masking_batch()
-    original = ids.clone()
     torch.manual_seed(0)
-    try:
-        out = fn(ids, MASK, VOCAB, [PAD, CLS, SEP])
-    except NotImplementedError:
-        result = Result(False, f"✘ {name}: not written yet — replace `raise NotImplementedError` with your code, "
-                               "run the cell, then run this check again.")
-        print(result.message)
-        return result
-    except Exception as err:
-        return _fail(name, f"on a (64, 130) batch your function raised {type(err).__name__}: {err}",
-                     "it must take (ids, mask_id, vocab_size, special_ids) and return (inputs, labels)")
-    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
-            and out[0].shape == ids.shape and out[1].shape == ids.shape):
-        return _fail(name, "expected a pair of tensors (inputs, labels), each of the shape of ids (64, 130)",
-                     "return inputs, labels")
-    if not torch.equal(ids, original):
-        return _fail(name, "your function changed its input ids", "work on copies: inputs = ids.clone()")
-    inputs, labels = out
+    return ids, fn(ids, MASK, VOCAB, [PAD, CLS, SEP])
+
+
+def _facts(answer) -> dict:
+    """What a well-formed answer did: which positions it picked and what share became what."""
+    _, (inputs, labels) = answer
+    original = _masking_batch()
     special = (original == PAD) | (original == CLS) | (original == SEP)
     picked = labels != IGNORE_INDEX
-    if picked.all() or (labels == original).all():
-        return _fail(name, "labels equal ids at every position", MISSING_LABEL_HINT)
-    if picked[special].any():
-        return _fail(name, "some [CLS]/[SEP]/[PAD] positions were picked (their label is not -100)", SPECIAL_HINT)
-    if not torch.equal(labels[picked], original[picked]):
-        return _fail(name, "some labels at picked positions are not the original ids", LABEL_VALUE_HINT)
-    if not torch.equal(inputs[~picked], original[~picked]):
-        return _fail(name, "inputs differ from ids at positions whose label is -100", UNPICKED_HINT)
-    rate = picked[~special].float().mean().item()
-    if not 0.13 <= rate <= 0.17:
-        return _fail(name, f"{rate:.1%} of the real tokens were picked, expected about 15 %", RATE_HINT)
     as_mask = (inputs[picked] == MASK).float().mean().item()
     kept = (inputs[picked] == original[picked]).float().mean().item()
+    return dict(original=original, inputs=inputs, labels=labels, special=special, picked=picked,
+                rate=picked[~special].float().mean().item(), as_mask=as_mask, kept=kept,
+                randomised=1 - as_mask - kept)
+
+
+def _not_a_pair(answer):
+    out = answer[1]
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
+            and out[0].shape == answer[0].shape and out[1].shape == answer[0].shape):
+        return "expected a pair of tensors (inputs, labels), each of the shape of ids (64, 130)"
+
+
+def _input_changed(answer):
+    if not torch.equal(answer[0], _masking_batch()):
+        return "your function changed its input ids"
+
+
+def _labels_everywhere(answer):
+    f = _facts(answer)
+    if f["picked"].all() or (f["labels"] == f["original"]).all():
+        return "labels equal ids at every position"
+
+
+def _special_picked(answer):
+    f = _facts(answer)
+    if f["picked"][f["special"]].any():
+        return "some [CLS]/[SEP]/[PAD] positions were picked (their label is not -100)"
+
+
+def _wrong_label_values(answer):
+    f = _facts(answer)
+    if not torch.equal(f["labels"][f["picked"]], f["original"][f["picked"]]):
+        return "some labels at picked positions are not the original ids"
+
+
+def _unpicked_changed(answer):
+    f = _facts(answer)
+    if not torch.equal(f["inputs"][~f["picked"]], f["original"][~f["picked"]]):
+        return "inputs differ from ids at positions whose label is -100"
+
+
+def _wrong_rate(answer):
+    rate = _facts(answer)["rate"]
+    if not 0.13 <= rate <= 0.17:
+        return f"{rate:.1%} of the real tokens were picked, expected about 15 %"
+
+
+def _all_masked(answer):
+    as_mask = _facts(answer)["as_mask"]
     if as_mask > 0.97:
-        return _fail(name, f"{as_mask:.0%} of the picked tokens are [MASK]", ALL_MASK_HINT)
-    randomised = 1 - as_mask - kept
-    if not (0.74 <= as_mask <= 0.86 and 0.06 <= kept <= 0.14 and 0.06 <= randomised <= 0.14):
-        return _fail(name, f"of the picked tokens {as_mask:.0%} are [MASK], {randomised:.0%} random, "
-                           f"{kept:.0%} unchanged", SPLIT_HINT)
-    result = Result(True, f"✔ {name}: {rate:.1%} of real tokens picked; of those {as_mask:.0%} [MASK], "
-                          f"{randomised:.0%} random, {kept:.0%} unchanged; specials untouched. Well done!")
-    print(result.message)
-    return result
+        return f"{as_mask:.0%} of the picked tokens are [MASK]"
+
+
+def _wrong_split(answer):
+    f = _facts(answer)
+    if not (0.74 <= f["as_mask"] <= 0.86 and 0.06 <= f["kept"] <= 0.14 and 0.06 <= f["randomised"] <= 0.14):
+        return (f"of the picked tokens {f['as_mask']:.0%} are [MASK], {f['randomised']:.0%} random, "
+                f"{f['kept']:.0%} unchanged")
+
+
+MASKING_RULES = [
+    Rule(_not_a_pair, "return inputs, labels"),
+    Rule(_input_changed, "work on copies: inputs = ids.clone()"),
+    Rule(_labels_everywhere, MISSING_LABEL_HINT),
+    Rule(_special_picked, SPECIAL_HINT),
+    Rule(_wrong_label_values, LABEL_VALUE_HINT),
+    Rule(_unpicked_changed, UNPICKED_HINT),
+    Rule(_wrong_rate, RATE_HINT),
+    Rule(_all_masked, ALL_MASK_HINT),
+    Rule(_wrong_split, SPLIT_HINT),
+]
+
+
+def _praise(answer) -> str:
+    f = _facts(answer)
+    return (f"{f['rate']:.1%} of real tokens picked; of those {f['as_mask']:.0%} [MASK], "
+            f"{f['randomised']:.0%} random, {f['kept']:.0%} unchanged; specials untouched. Well done!")
+
+
+def check_mask_tokens(fn) -> Result:
+    """Check ``fn(ids, mask_id, vocab_size, special_ids) -> (inputs, labels)`` against BERT's masking rules."""
+    return check_rules(fn, _run, MASKING_RULES, name="mask_tokens", where="a (64, 130) batch", praise=_praise,
+                       crash_hint="it must take (ids, mask_id, vocab_size, special_ids) and return (inputs, labels)")
 
 
 def _as_lists(pair):

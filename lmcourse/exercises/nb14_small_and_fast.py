@@ -215,6 +215,3 @@ def check_lora_merge(merge) -> Result:
         Mistake(lambda W, A, B, alpha: (alpha / A.shape[0]) * (B @ A), "W itself is missing: the adapter adds "
                                                                        "to the frozen weight, W + ΔW."),
     ])
-
-
-__all__ = ["check_quantize_per_channel", "check_magnitude_mask", "check_distillation_loss", "check_lora_merge"]
