@@ -412,8 +412,3 @@ def word_by_word(en: str) -> str:
 
 
 _GLOSS = _gloss_dictionary()
-
-
-__all__ = ["Pair", "chinese_number", "combinations", "held_out_combinations", "make_corpus", "number_pairs",
-           "numbers_in", "word_by_word",
-           "SUBJECTS", "VERBS", "NOUNS", "ADJECTIVES", "PLACES", "TIMES"]
