@@ -97,31 +97,6 @@ def built_in(module: str, users: list[str]) -> str | None:
     return next((n for n in users if n != "00"), None)
 
 
-def package_importers(root: Path = ROOT) -> dict[str, list[str]]:
-    """``{module: [the package's modules that import it]}``, from the relative imports in ``lmcourse/``."""
-    modules = package_modules(root)
-    importers: dict[str, set[str]] = {m: set() for m in modules}
-    for path in sorted((root / "lmcourse").rglob("*.py")):
-        parts = path.relative_to(root / "lmcourse").with_suffix("").parts
-        me = parts[0]
-        if me == "__init__":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.ImportFrom):
-                continue
-            if node.level:  # from .x import y, from .. import x: resolve against this file's place
-                base = list(parts[:len(parts) - node.level])
-            elif (node.module or "").startswith("lmcourse."):
-                base, node.module = [], node.module.split(".", 1)[1]
-            else:
-                continue
-            targets = [base + node.module.split(".")] if node.module else [base + [a.name] for a in node.names]
-            importers_of = {t[0] for t in targets if t and t[0] in importers and t[0] != me}
-            for target in importers_of:
-                importers[target].add(me)
-    return {m: sorted(v) for m, v in importers.items()}
-
-
 def render(root: Path = ROOT) -> str:
     """The text of docs/modules.md."""
     files = notebooks(root)
@@ -135,7 +110,7 @@ def render(root: Path = ROOT) -> str:
         "marked *support* hold the course's data, display, self-checks, sizes and seeding: the notebooks use",
         "them, none builds them.",
         "",
-        "| module | built in | also used in |",
+        "| module | built in | used in |",
         "|---|---|---|",
     ]
     unused = []
@@ -147,13 +122,8 @@ def render(root: Path = ROOT) -> str:
         first = f"[{built}](../notebooks/{files[built].name})" if built else "support"
         rest = ", ".join(n for n in numbers if n != built)
         lines.append(f"| `lmcourse.{module}` | {first} | {rest or '—'} |")
-    importers = package_importers(root)
-    lines += ["", "## Not imported by a notebook", "",
-              "Used by the package's own modules (or by the Makefile and benchmarks):", "",
-              "| module | imported by |", "|---|---|"]
-    for module in unused:
-        by = ", ".join(f"`{m}`" for m in importers[module]) or "—"
-        lines.append(f"| `lmcourse.{module}` | {by} |")
+    lines += ["", "Not imported by any notebook (used by the package itself, the Makefile or the benchmarks): "
+              + ", ".join(f"`lmcourse.{m}`" for m in unused) + "."]
     lines += ["", "Notebooks: " + ", ".join(f"{n} `{p.stem[3:]}`" for n, p in files.items()) + "."]
     return "\n".join(lines) + "\n"
 

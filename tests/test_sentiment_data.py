@@ -124,3 +124,14 @@ def test_a_bad_line_refuses_the_whole_file_naming_file_and_line(tmp_path, text, 
         read_examples(path)
     assert str(err.value).startswith(f"{path}, line ")
     assert fragment in str(err.value)
+
+
+def test_a_plain_install_ships_the_data_file():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["lmcourse"]
+    assert any(fnmatch.fnmatch("data/sentiment.tsv", p) for p in patterns), \
+        f"pyproject.toml's package-data for lmcourse must include 'data/*.tsv'; got {patterns}"
