@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if args.check:
         current = TABLE.is_file() and TABLE.read_text(encoding="utf-8") == text
-        print(f"{TABLE.relative_to(ROOT)} is {'current' if current else 'out of date: run python docs/make_module_map.py'}")
+        verdict = "current" if current else "out of date: run python docs/make_module_map.py"
+        print(f"{TABLE.relative_to(ROOT)} is {verdict}")
         return 0 if current else 1
     TABLE.write_text(text, encoding="utf-8")
     print(f"wrote {TABLE.relative_to(ROOT)}")

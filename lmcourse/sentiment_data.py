@@ -61,7 +61,7 @@ def read_examples(path: str | os.PathLike = DATA_FILE) -> tuple[Example, ...]:
         if len(fields) != len(COLUMNS):
             raise ValueError(f"{where}: expected {len(COLUMNS)} tab-separated fields {COLUMNS}; got {len(fields)}")
         text, label, lang = fields
-        empty = [name for name, field in zip(COLUMNS, fields) if not field]
+        empty = [name for name, field in zip(COLUMNS, fields, strict=True) if not field]
         if empty:
             raise ValueError(f"{where}: the field {empty[0]!r} is empty")
         if label not in LABELS:

@@ -22,7 +22,8 @@ def _defines_all(path: Path) -> bool:
 
 
 def test_only_the_package_init_defines_all():
-    offenders = [str(p.relative_to(ROOT)) for p in MODULES if _defines_all(p) and p != ROOT / "lmcourse" / "__init__.py"]
+    init = ROOT / "lmcourse" / "__init__.py"
+    offenders = [str(p.relative_to(ROOT)) for p in MODULES if p != init and _defines_all(p)]
     assert not offenders, f"only lmcourse/__init__.py may define __all__; also defined in: {', '.join(offenders)}"
 
 
@@ -32,4 +33,5 @@ def test_every_name_the_package_exports_exists(name):
 
 
 def test_the_package_exports_what_notebooks_import_from_it():
-    assert {"Profile", "get_profile", "pick_device", "set_seed", "environment_summary", "__version__"} <= set(lmcourse.__all__)
+    used = {"Profile", "get_profile", "pick_device", "set_seed", "environment_summary", "__version__"}
+    assert used <= set(lmcourse.__all__)

@@ -82,12 +82,14 @@ def test_counted_nouns_get_numerals_and_measure_words():
         assert chinese_number(n) + "本" in pair.zh
 
 
-@pytest.mark.parametrize("kwargs, fragment", [(dict(n_train=0), "n_train must be an int >= 1; got 0"),
-                                              (dict(n_test=-3), "n_test must be an int >= 1; got -3"),
-                                              (dict(n_train=True), "n_train must be an int >= 1; got True"),
-                                              (dict(test_fraction=0.0), "test_fraction must be a finite number in (0, 1)"),
-                                              (dict(test_fraction=1.5), "test_fraction must be a finite number in (0, 1)"),
-                                              (dict(test_fraction=float("nan")), "test_fraction must be a finite number in (0, 1); got nan")])
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(n_train=0), "n_train must be an int >= 1; got 0"),
+    (dict(n_test=-3), "n_test must be an int >= 1; got -3"),
+    (dict(n_train=True), "n_train must be an int >= 1; got True"),
+    (dict(test_fraction=0.0), "test_fraction must be a finite number in (0, 1)"),
+    (dict(test_fraction=1.5), "test_fraction must be a finite number in (0, 1)"),
+    (dict(test_fraction=float("nan")), "test_fraction must be a finite number in (0, 1); got nan"),
+])
 def test_make_corpus_rejects_bad_sizes(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         make_corpus(**{"n_train": 10, "n_test": 10, **kwargs})
