@@ -1,4 +1,8 @@
-"""Where tensors live, how runs repeat, and what machine a notebook ran on."""
+"""The run's setting: where tensors live (:func:`pick_device`), how a run repeats (:func:`set_seed`) and
+what machine a notebook ran on (:func:`environment_summary`).
+
+Notebooks import all three from the package itself (``from lmcourse import pick_device, set_seed``).
+"""
 
 from __future__ import annotations
 
