@@ -1,7 +1,8 @@
 """lmcourse: the small package the course notebooks build and then import.
 
 Each module holds one idea, written once: a notebook builds it in plain view, then shows
-that the version here gives the same result. Start with ``notebooks/00_welcome.ipynb``.
+that the version here gives the same result. Start with ``notebooks/00_welcome.ipynb``;
+``docs/modules.md`` says which notebook builds each module and which notebooks use it.
 """
 
 __version__ = "0.1.0"

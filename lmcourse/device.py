@@ -1,4 +1,8 @@
-"""Where tensors live, how runs repeat, and what machine a notebook ran on."""
+"""The run's setting: where tensors live (:func:`pick_device`), how a run repeats (:func:`set_seed`) and
+what machine a notebook ran on (:func:`environment_summary`).
+
+Notebooks import all three from the package itself (``from lmcourse import pick_device, set_seed``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from ._checks import integer
 from .profiles import get_profile
 
 ENV_VAR = "LMCOURSE_DEVICE"
@@ -49,11 +54,10 @@ def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
 
     ``deterministic=True`` also asks PyTorch for deterministic kernels, which matters on GPUs.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32); got {seed!r}")
-    random.seed(int(seed))
-    np.random.seed(int(seed))
-    torch.manual_seed(int(seed))
+    seed = integer("seed", seed, min=0, max=2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
 

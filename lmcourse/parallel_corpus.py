@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ._checks import integer, number
+
 # ----------------------------------------------------------------------------- the lexicon
 # Subjects: English, Chinese, and whether the English verb takes the third-person -s.
 SUBJECTS = [
@@ -129,8 +131,7 @@ def chinese_number(n: int, *, counting: bool = True) -> str:
     2 before 千 or 百 is 两. With ``counting=True`` (a number before a measure word) a lone
     2 is also 两 (两本书); otherwise it is 二.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 9999:
-        raise ValueError(f"n must be an int in [0, 9999]; got {n!r}")
+    n = integer("n", n, min=0, max=9999)
     if n == 0:
         return "零"
     if n == 2:
@@ -261,8 +262,7 @@ def held_out_combinations(test_fraction: float = 0.1, seed: int = 0) -> set[tupl
     A combination is held out only if each of its words still appears in some training
     combination, so the test set has no unknown words, only unseen combinations.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    test_fraction = number("test_fraction", test_fraction, min=0, max=1, min_open=True, max_open=True)
     combos = combinations()
     order = list(range(len(combos)))
     random.Random(seed).shuffle(order)
@@ -301,9 +301,7 @@ def make_corpus(n_train: int = 20_000, n_test: int = 500, *, seed: int = 0,
     ``range(9000, 10000)``) no pair of either split contains a number in it: those numbers are
     kept for :func:`number_pairs`, a test of numerals the model has never seen.
     """
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int; got {n!r}")
+    n_train, n_test = integer("n_train", n_train, min=1), integer("n_test", n_test, min=1)
     if exclude_numbers is not None and not isinstance(exclude_numbers, range):
         raise TypeError(f"exclude_numbers must be a range or None; got {type(exclude_numbers).__name__}")
     held = held_out_combinations(test_fraction, seed)
@@ -341,8 +339,7 @@ def number_pairs(numbers: range, n: int, *, seed: int = 0, test_fraction: float 
     """
     if not isinstance(numbers, range) or len(numbers) == 0 or numbers.start < 1 or numbers.stop > 10_000:
         raise ValueError(f"numbers must be a non-empty range within [1, 9999]; got {numbers!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    n = integer("n", n, min=1)
     held = held_out_combinations(test_fraction, seed)
     counted = {"buy", "eat", "drink", "want", "read", "write", "see", "is"}
     pool = [c for c in combinations() if c not in held and c[1] in counted and NOUNS[c[2]][3]]
@@ -412,8 +409,3 @@ def word_by_word(en: str) -> str:
 
 
 _GLOSS = _gloss_dictionary()
-
-
-__all__ = ["Pair", "chinese_number", "combinations", "held_out_combinations", "make_corpus", "number_pairs",
-           "numbers_in", "word_by_word",
-           "SUBJECTS", "VERBS", "NOUNS", "ADJECTIVES", "PLACES", "TIMES"]

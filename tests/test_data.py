@@ -53,18 +53,20 @@ def server():
 
 @pytest.fixture
 def places(tmp_path, monkeypatch):
-    """Isolated cache, no data dir, an empty shared/data, and a small registered dataset."""
-    cache, shared = tmp_path / "cache", tmp_path / "shared" / "data"
+    """A course folder in tmp_path with an empty data/ and an empty shared/data beside it, an isolated
+    cache, and no $LMCOURSE_DATA_DIR."""
+    course, cache = tmp_path / "course", tmp_path / "cache"
+    repo, shared = course / "data", tmp_path / "shared" / "data"
+    repo.mkdir(parents=True)
     shared.mkdir(parents=True)
+    monkeypatch.setattr(data, "COURSE_DIR", course)
     monkeypatch.setenv(data.CACHE_ENV, str(cache))
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(data, "_shared_data_dirs", lambda: [shared])
-    return {"cache": cache, "shared": shared}
+    return {"data/": repo, "shared": shared, "cache": cache}
 
 
 def _register(monkeypatch, url, sha=PAYLOAD_SHA):
-    ds = Dataset(name="tiny", filename="tiny.txt", url=url, sha256=sha, size=len(PAYLOAD),
-                 source="test", license="test")
+    ds = Dataset(name="tiny", filename="tiny.txt", url=url, sha256=sha, size=len(PAYLOAD))
     monkeypatch.setitem(data.DATASETS, "tiny", ds)
     return ds
 
@@ -139,15 +141,36 @@ def test_locate_downloads_into_the_cache_when_nothing_is_local(server, places, m
     assert locate("tiny").place == "cache"  # second time: no download
 
 
-def test_locate_prefers_data_dir_and_shared_copies_over_downloading(places, monkeypatch, tmp_path):
+def test_places_are_searched_in_the_documented_order(places, monkeypatch, tmp_path):
+    mine = tmp_path / "mine"
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(mine))
+    assert data.places() == [("$LMCOURSE_DATA_DIR", mine), ("data/", places["data/"]),
+                             ("shared/data", places["shared"]), ("cache", places["cache"])]
+    monkeypatch.delenv(data.DATA_DIR_ENV)
+    assert [label for label, _ in data.places()] == ["data/", "shared/data", "cache"]
+
+
+def test_the_first_verified_copy_wins_and_no_download_happens(places, monkeypatch, tmp_path):
     _register(monkeypatch, "http://127.0.0.1:9/never-used")
+    places["cache"].mkdir()
+    (places["cache"] / "tiny.txt").write_bytes(PAYLOAD)
+    assert locate("tiny").place == "cache"
     (places["shared"] / "tiny.txt").write_bytes(PAYLOAD)
     assert locate("tiny").place == "shared/data"
+    (places["data/"] / "tiny.txt").write_bytes(PAYLOAD)
+    assert locate("tiny") == data.Located(places["data/"] / "tiny.txt", "data/")
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "tiny.txt").write_bytes(PAYLOAD)
     monkeypatch.setenv(data.DATA_DIR_ENV, str(mine))
     assert locate("tiny").place == "$LMCOURSE_DATA_DIR"
+
+
+def test_a_corrupted_copy_is_skipped_for_a_good_one_further_down(places, monkeypatch):
+    _register(monkeypatch, "http://127.0.0.1:9/never-used")
+    (places["data/"] / "tiny.txt").write_bytes(b"corrupted copy")
+    (places["shared"] / "tiny.txt").write_bytes(PAYLOAD)
+    assert locate("tiny").place == "shared/data"
 
 
 def test_offline_with_no_copy_lists_every_place_tried(places, monkeypatch, tmp_path):
@@ -158,8 +181,10 @@ def test_offline_with_no_copy_lists_every_place_tried(places, monkeypatch, tmp_p
         locate("tiny")
     message = str(err.value)
     assert "could not find dataset 'tiny'" in message
-    assert "cache:" in message and "$LMCOURSE_DATA_DIR:" in message
+    assert "$LMCOURSE_DATA_DIR:" in message and "data/:" in message and "cache:" in message
     assert "shared/data:" in message and "sha256 does not match; ignored" in message
+    assert message.index("$LMCOURSE_DATA_DIR:") < message.index("  data/:") < message.index("shared/data:") \
+        < message.index("cache:") < message.index("download:")
     assert "download: http://127.0.0.1:9/tiny.txt" in message
     assert "set LMCOURSE_DATA_DIR" in message
     assert _leftovers(places["cache"]) == []
@@ -172,13 +197,13 @@ def test_locate_without_download_says_so(places, monkeypatch):
 
 
 def test_unknown_dataset_is_an_error():
-    with pytest.raises(ValueError, match="name must be one of tinyshakespeare; got 'wikipedia'"):
+    with pytest.raises(ValueError, match=r"name must be one of \('tinyshakespeare',\); got 'wikipedia'"):
         locate("wikipedia")
 
 
-@pytest.mark.parametrize("fraction", [0, -0.5, 1.5, "all"])
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5, "all", float("nan"), True])
 def test_load_text_rejects_bad_fractions(fraction):
-    with pytest.raises(ValueError, match="fraction must be in"):
+    with pytest.raises(ValueError, match=r"fraction must be a finite number in \(0, 1\]; got"):
         data.load_text("tinyshakespeare", fraction=fraction)
 
 

@@ -48,8 +48,15 @@ def test_set_seed_makes_python_numpy_and_torch_repeat():
 
 @pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "0", True, None])
 def test_set_seed_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="seed must be an integer in"):
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 4294967295\]; got"):
         set_seed(bad)
+
+
+def test_set_seed_takes_a_numpy_integer_like_an_int():
+    set_seed(np.int64(7))
+    first = torch.rand(1)
+    set_seed(7)
+    assert torch.equal(torch.rand(1), first)
 
 
 def test_environment_summary_is_one_line_with_the_essentials(monkeypatch):

@@ -24,7 +24,7 @@ def test_chinese_number_uses_er_for_a_lone_two_when_not_counting():
 
 @pytest.mark.parametrize("bad", [-1, 10_000, 2.0, True, "7"])
 def test_chinese_number_rejects_values_outside_0_to_9999(bad):
-    with pytest.raises(ValueError, match="n must be an int in"):
+    with pytest.raises(ValueError, match=r"n must be an int in \[0, 9999\]; got"):
         chinese_number(bad)
 
 
@@ -82,10 +82,14 @@ def test_counted_nouns_get_numerals_and_measure_words():
         assert chinese_number(n) + "本" in pair.zh
 
 
-@pytest.mark.parametrize("kwargs, fragment", [(dict(n_train=0), "n_train must be a positive int"),
-                                              (dict(n_test=-3), "n_test must be a positive int"),
-                                              (dict(test_fraction=0.0), "test_fraction must be in (0, 1)"),
-                                              (dict(test_fraction=1.5), "test_fraction must be in (0, 1)")])
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(n_train=0), "n_train must be an int >= 1; got 0"),
+    (dict(n_test=-3), "n_test must be an int >= 1; got -3"),
+    (dict(n_train=True), "n_train must be an int >= 1; got True"),
+    (dict(test_fraction=0.0), "test_fraction must be a finite number in (0, 1)"),
+    (dict(test_fraction=1.5), "test_fraction must be a finite number in (0, 1)"),
+    (dict(test_fraction=float("nan")), "test_fraction must be a finite number in (0, 1); got nan"),
+])
 def test_make_corpus_rejects_bad_sizes(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         make_corpus(**{"n_train": 10, "n_test": 10, **kwargs})
@@ -119,7 +123,7 @@ def test_number_pairs_count_with_held_out_numbers_in_training_combinations_only(
     (lambda: make_corpus(10, 10, exclude_numbers=[9000]), TypeError, "exclude_numbers must be a range"),
     (lambda: pc.number_pairs(range(0), 5), ValueError, "numbers must be a non-empty range"),
     (lambda: pc.number_pairs(range(9000, 20_000), 5), ValueError, "numbers must be a non-empty range"),
-    (lambda: pc.number_pairs(range(9000, 9001), 0), ValueError, "n must be a positive int"),
+    (lambda: pc.number_pairs(range(9000, 9001), 0), ValueError, "n must be an int >= 1; got 0"),
     (lambda: pc.word_by_word(["I"]), TypeError, "en must be a str"),
 ])
 def test_systematic_split_and_gloss_refuse_bad_input(call, error, fragment):
