@@ -29,9 +29,9 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")]
 TOKEN = "lmcourse-browser-test"
 BERTVIZ_NOTEBOOK = [
-    "import torch\nfrom lmcourse import bertviz_offline\n\ntorch.manual_seed(0)\n"
-    "tokens = ['the', 'cat', 'sat', 'down']\n"
-    "attention = [torch.softmax(torch.randn(1, 2, 4, 4), dim=-1) for _ in range(2)]",
+    ("import torch\nfrom lmcourse import bertviz_offline\n\ntorch.manual_seed(0)\n"
+     "tokens = ['the', 'cat', 'sat', 'down']\n"
+     "attention = [torch.softmax(torch.randn(1, 2, 4, 4), dim=-1) for _ in range(2)]"),
     "bertviz_offline.head_view(attention, tokens)",
 ]
 KEY_TERMS = "from lmcourse import glossary\n\nglossary.table()"

@@ -1,4 +1,4 @@
-"""`make lab` starts JupyterLab with the course and its settings: started headless here, asked over localhost, stopped."""
+"""`make lab` starts JupyterLab with the course and its settings: started headless, asked over localhost, stopped."""
 
 import json
 import os
@@ -35,6 +35,6 @@ def test_make_lab_serves_the_course_on_localhost(tmp_path):
                                 f"?token={token}")[1])["schema"]   # the course's overrides become its defaults
         defaults = {key: value["default"] for key, value in schema["properties"].items()}
         assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
-        config = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S)
+        config = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.DOTALL)
         assert json.loads(config.group(1))["news"] == {"disabled": True}   # LabApp.news_url is None
     assert server.poll() is not None, "the server must be stopped"

@@ -46,7 +46,8 @@ print(json.dumps(result))
 
 def _run(code: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
