@@ -37,5 +37,5 @@ def test_lookup_is_case_insensitive_and_unknown_terms_are_errors():
 def test_term_table_renders_as_html_and_text():
     table = glossary.key_terms("00")
     html = table._repr_html_()
-    assert "<th>中文</th>" in html and "语言模型" in html
+    assert "中文</th>" in html and "语言模型" in html
     assert "language model · 语言模型 —" in str(table)

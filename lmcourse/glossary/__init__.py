@@ -25,15 +25,25 @@ class Term:
     notebook: str  # two-digit number of the notebook that introduces it
 
 
+# Inline styles, because JupyterLab right-aligns table cells and wraps narrow columns with its
+# own CSS, which beats an `align` attribute; its HTML sanitizer keeps `style` (text-align and
+# white-space included) in untrusted stored outputs too, so a reopened notebook looks the same.
+_LEFT = ' style="text-align:left"'
+_ONE_LINE = ' style="text-align:left;white-space:nowrap"'
+
+
 class TermTable(list):
-    """A list of :class:`Term` that shows itself as a table in a notebook and as text elsewhere."""
+    """A list of :class:`Term` that shows itself as a table in a notebook and as text elsewhere.
+
+    In the table every cell is left-aligned and the English and 中文 terms stay on one line.
+    """
 
     def _repr_html_(self) -> str:
+        head = "".join(f"<th{_LEFT}>{name}</th>" for name in ("English", "中文", "meaning", "notebook"))
         rows = "".join(
-            f"<tr><td><b>{html.escape(t.term)}</b></td><td>{html.escape(t.zh)}</td>"
-            f"<td>{html.escape(t.definition)}</td><td>{t.notebook}</td></tr>" for t in self)
-        return ("<table><thead><tr><th>English</th><th>中文</th><th>meaning</th><th>notebook</th></tr>"
-                f"</thead><tbody>{rows}</tbody></table>")
+            f"<tr><td{_ONE_LINE}><b>{html.escape(t.term)}</b></td><td{_ONE_LINE}>{html.escape(t.zh)}</td>"
+            f"<td{_LEFT}>{html.escape(t.definition)}</td><td{_LEFT}>{t.notebook}</td></tr>" for t in self)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     def __str__(self) -> str:
         return "\n".join(f"{t.term} · {t.zh} — {t.definition} (notebook {t.notebook})" for t in self)
