@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from numbers import Integral
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import ArgumentError, integer, probability
+from ._checks import integer, probability
 from .decoding import LogProbFn, beam_search, greedy_search
 from .schedules import noam_schedule
 from .transformer import xavier_init_
@@ -88,8 +87,7 @@ class Vocab:
             ids = ids.tolist()
         out = []
         for i in ids:
-            if isinstance(i, bool) or not isinstance(i, Integral) or not 0 <= i < len(self.itos):
-                raise ArgumentError(f"ids must be token ids in [0, {len(self.itos)}) (the vocabulary size); got {i!r}")
+            i = integer("ids", i, min=0, max=len(self.itos) - 1)       # a float is refused, not truncated
             if i == EOS_ID:
                 break
             if i not in (PAD_ID, BOS_ID):
