@@ -193,6 +193,22 @@ def _optimizer_problems(saved: dict, optimizer) -> list[str]:
     return problems
 
 
+def read_state(folder: str | os.PathLike) -> dict:
+    """The training state saved beside the weights (step, config, optimizer, scheduler, rng, extra),
+    read with ``weights_only=True`` and changing nothing: for checks a caller wants to make before
+    :func:`load_checkpoint` (e.g. that the training settings match)."""
+    folder = Path(folder)
+    missing = [name for name in (MODEL_FILE, STATE_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"folder must hold a checkpoint ({MODEL_FILE} and {STATE_FILE}); "
+                                f"{', '.join(missing)} missing in {folder}")
+    state_file = _paired_state(folder)
+    try:
+        return torch.load(state_file, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{state_file} cannot be read (truncated or not a checkpoint's state): {err}") from err
+
+
 def load_checkpoint(folder: str | os.PathLike, model: nn.Module, *, optimizer=None, scheduler=None,
                     config: Any = None, generator: torch.Generator | None = None,
                     restore_rng: bool = True) -> dict:
@@ -204,15 +220,7 @@ def load_checkpoint(folder: str | os.PathLike, model: nn.Module, *, optimizer=No
     differs, before anything is changed. Returns ``{"step": ..., "extra": ...}``.
     """
     folder = Path(folder)
-    missing = [name for name in (MODEL_FILE, STATE_FILE) if not (folder / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"folder must hold a checkpoint ({MODEL_FILE} and {STATE_FILE}); "
-                                f"{', '.join(missing)} missing in {folder}")
-    state_file = _paired_state(folder)
-    try:
-        state = torch.load(state_file, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{state_file} cannot be read (truncated or not a checkpoint's state): {err}") from err
+    state = read_state(folder)
     wanted, saved = _config_dict(config), state["config"]
     if wanted is not None and saved is not None and wanted != saved:
         diff = {k: (saved.get(k), wanted.get(k)) for k in sorted(set(saved) | set(wanted))

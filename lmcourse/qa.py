@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import ArgumentError, bool_mask, integer, number, tensor, token_ids
+from ._checks import bool_mask, integer, number, tensor, token_ids
 
 
 # ---------------------------------------------------------------- SQuAD's metrics
@@ -229,7 +229,7 @@ def _name(rng: random.Random, used: set[str]) -> str:
 
 
 def _slots(rng: random.Random, used: set[str]) -> dict[str, str]:
-    people = rng.sample([(f, l) for f in _FIRST for l in _LAST], 2)
+    people = rng.sample([(first, last) for first in _FIRST for last in _LAST], 2)
     years = rng.sample(range(1702, 1990), 2)
     numbers = rng.sample(range(3, 60), 2)
     slots = {"name": _name(rng, used), "town": _name(rng, used), "river": _name(rng, used), "region": _name(rng, used),

@@ -263,3 +263,18 @@ def test_a_legacy_state_of_another_model_is_refused_before_the_weights_are_copie
     with pytest.raises(ValueError, match=r"optimizer state 0.exp_avg: file \(11, 16\) vs parameter \(11, 8\)"):
         ckpt.load_checkpoint(tmp_path / "a", target, optimizer=target_opt)
     assert all(torch.equal(target.state_dict()[k], v) for k, v in before.items())
+
+
+def test_read_state_gives_the_paired_state_without_touching_the_model(tmp_path, monkeypatch):
+    _saved_pair(tmp_path, 1, seed=0)
+    real_replace = ckpt.os.replace
+
+    def replace(src, dst):
+        if Path(dst).name == ckpt.MODEL_FILE:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(ckpt.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        _saved_pair(tmp_path, 2, seed=1)
+    assert ckpt.read_state(tmp_path)["step"] == 1           # the state the weights on disk belong to

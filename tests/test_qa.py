@@ -118,7 +118,8 @@ def test_best_spans_never_returns_end_before_start_and_respects_the_limits():
     assert (int(s), int(e)) == (2, 2) and float(score) == 6.0          # 1 + 5 beats 4 + 0
     s, e, _ = best_spans(start, end, allowed, max_answer_len=1)
     assert int(s) == int(e)
-    no_two = allowed.clone(); no_two[0, 2] = False
+    no_two = allowed.clone()
+    no_two[0, 2] = False
     s, e, score = best_spans(start, end, no_two)
     assert int(s) == 4 and int(e) in (4, 5) and float(score) == 4.0
 
