@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, integer, number, tensor, token_ids
 from .attention import check_head_sizes
 from .positions import LearnedPositions
 from .pretraining import IGNORE_INDEX
@@ -48,8 +49,8 @@ class BertConfig:
     def __post_init__(self):
         sizes = ("vocab_size", "n_layer", "n_head", "n_embd", "d_ff", "max_len", "type_vocab_size")
         check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
-        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int) or not 0 <= self.pad_id < self.vocab_size:
-            raise ValueError(f"pad_id must be a token id in [0, vocab_size={self.vocab_size}); got {self.pad_id!r}")
+        number("eps", self.eps, min=0, min_open=True)
+        integer("pad_id", self.pad_id, min=0, max=self.vocab_size - 1)
 
     @classmethod
     def from_hf(cls, hf: dict) -> BertConfig:
@@ -101,19 +102,19 @@ class BERT(nn.Module):
         self.apply(_init_weights)
 
     def _check(self, input_ids, token_type_ids, attention_mask):
-        if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2 or input_ids.dtype != torch.long:
-            got = (tuple(input_ids.shape), input_ids.dtype) if isinstance(input_ids, torch.Tensor) \
-                else type(input_ids).__name__
-            raise ValueError(f"input_ids must be a (B, T) tensor of torch.long token ids; got {got}")
+        c = self.config
+        token_ids("input_ids", input_ids, c.vocab_size, ndim=2)
         b, t = input_ids.shape
         if b == 0 or t == 0:
-            raise ValueError(f"input_ids must hold at least one sequence of at least one token; got shape {(b, t)}")
-        if t > self.config.max_len:
-            raise ValueError(f"input_ids has {t} positions but this BERT has only max_len={self.config.max_len}; "
-                             "split or truncate the text")
+            raise ArgumentError(f"input_ids must hold at least one sequence of at least one token; got shape {(b, t)}")
+        if t > c.max_len:
+            raise ArgumentError(f"input_ids has {t} positions but this BERT has only max_len={c.max_len}; "
+                                "split or truncate the text")
         for name, other in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
-            if other is not None and tuple(other.shape) != (b, t):
-                raise ValueError(f"{name} must have the shape of input_ids {(b, t)}; got {tuple(other.shape)}")
+            if other is not None and tuple(tensor(name, other).shape) != (b, t):
+                raise ArgumentError(f"{name} must have the shape of input_ids {(b, t)}; got {tuple(other.shape)}")
+        if token_type_ids is not None:
+            token_ids("token_type_ids", token_type_ids, c.type_vocab_size)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, need_weights: bool = False):
@@ -178,14 +179,20 @@ class MaskedLM(nn.Module):
         logits = self.decoder(self.norm(F.gelu(self.dense(h))))             # (B, T, C) -> (B, T, V)
         if targets is None:
             return logits, None
+        tensor("targets", targets, dtype="int")
         if targets.shape != idx.shape:
-            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}; got {tuple(targets.shape)}")
+            raise ArgumentError(f"targets must have the shape of idx {tuple(idx.shape)}; got {tuple(targets.shape)}")
+        real = targets[targets != IGNORE_INDEX]
+        if real.numel() and (int(real.min()) < 0 or int(real.max()) >= logits.shape[-1]):
+            raise ArgumentError(f"targets must be token ids in [0, {logits.shape[-1]}) or {IGNORE_INDEX} (ignored); "
+                                f"got ids from {int(real.min())} to {int(real.max())}")
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return logits, loss
 
     @torch.no_grad()
     def fill_mask(self, idx: torch.Tensor, mask_id: int) -> torch.Tensor:
         """``idx`` (B, T) with every ``mask_id`` replaced by the model's most likely token (eval mode)."""
+        integer("mask_id", mask_id, min=0, max=self.bert.config.vocab_size - 1)
         was_training = self.training
         self.eval()
         logits, _ = self(idx)
@@ -204,10 +211,12 @@ class NextSentenceHead(nn.Module):
 
     def __init__(self, n_embd: int):
         super().__init__()
+        self.n_embd = integer("n_embd", n_embd, min=1)
         self.pooler = nn.Linear(n_embd, n_embd)
         self.classifier = nn.Linear(n_embd, 2)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        tensor("hidden", hidden, shape=("B", "T", self.n_embd))
         return self.classifier(torch.tanh(self.pooler(hidden[:, 0])))    # (B, T, C) -> (B, C) -> (B, 2)
 
 
@@ -251,12 +260,13 @@ def load_hf_bert(hf_state_dict: dict, config: BertConfig) -> BERT:
 
     Names are mapped with :func:`hf_to_ours` (a ``bert.`` prefix is dropped; the pooler and
     the ``position_ids`` buffer are not used). Every parameter of ours must be filled, with
-    the right shape, or a ``ValueError`` names what is wrong.
+    the right shape and dtype, or a ``ValueError`` names what is wrong; nothing is copied before
+    everything has been checked.
     """
     model = BERT(config)
     ours = model.state_dict()
-    filled, problems = set(), []
-    for hf_name, tensor in hf_state_dict.items():
+    plan, problems = {}, []
+    for hf_name, value in hf_state_dict.items():
         hf_name = hf_name.removeprefix("bert.")
         if hf_name in _UNUSED or hf_name.startswith("cls."):
             continue
@@ -265,16 +275,19 @@ def load_hf_bert(hf_state_dict: dict, config: BertConfig) -> BERT:
         except KeyError as err:
             problems.append(str(err).strip("'\""))
             continue
-        if tuple(ours[name].shape) != tuple(tensor.shape):
-            problems.append(f"{hf_name}: shape {tuple(tensor.shape)}, ours {name} is {tuple(ours[name].shape)}")
-            continue
-        ours[name].copy_(tensor)
-        filled.add(name)
-    missing = sorted(set(ours) - filled)
+        if tuple(ours[name].shape) != tuple(value.shape):
+            problems.append(f"{hf_name}: shape {tuple(value.shape)}, ours {name} is {tuple(ours[name].shape)}")
+        elif value.dtype != ours[name].dtype:
+            problems.append(f"{hf_name}: dtype {value.dtype}, ours {name} is {ours[name].dtype}")
+        else:
+            plan[name] = value
+    missing = sorted(set(ours) - set(plan))
     if missing:
         problems.append(f"missing weights for {missing[:5]}" + (" …" if len(missing) > 5 else ""))
     if problems:
         raise ValueError("hf_state_dict does not fit this BertConfig: " + "; ".join(problems[:5]))
+    for name, value in plan.items():
+        ours[name].copy_(value)
     return model.eval()
 
 
@@ -285,9 +298,17 @@ def load_minilm_bert(path: str | Path | None = None) -> BERT:
     from .pretrained import minilm_path
 
     folder = Path(path) if path is not None else minilm_path()
-    config = BertConfig.from_hf(json.loads((folder / "config.json").read_text()))
-    return load_hf_bert(load_file(folder / "model.safetensors"), config)
-
-
-__all__ = ["BertConfig", "BertEmbeddings", "BERT", "MaskedLM", "NextSentenceHead", "hf_to_ours",
-           "load_hf_bert", "load_minilm_bert"]
+    for name in ("config.json", "model.safetensors"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"path must be a folder holding MiniLM's config.json and model.safetensors; "
+                                    f"{name} is missing in {folder}")
+    try:
+        config = BertConfig.from_hf(json.loads((folder / "config.json").read_text()))
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"{folder / 'config.json'} is not a BERT config: {err}") from err
+    try:
+        weights = load_file(folder / "model.safetensors")
+    except Exception as err:
+        raise ValueError(f"{folder / 'model.safetensors'} cannot be read as safetensors (truncated or corrupt): "
+                         f"{err}") from err
+    return load_hf_bert(weights, config)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, integer, number, tensor, token_ids
 from .pretrained import encode_batch, load_minilm, mean_pool, sentence_embeddings
 
 
@@ -47,6 +49,7 @@ def fit_logistic(features: np.ndarray, labels: Sequence[int], *, C: float = 1.0)
         raise ValueError(f"features must be (N, D) with N = len(labels) = {len(labels)}; got {features.shape}")
     if len(set(labels)) < 2:
         raise ValueError(f"labels must contain at least two classes; got only {sorted(set(labels))}")
+    C = number("C", C, min=0, min_open=True)
     return LogisticRegression(C=C, max_iter=2000).fit(features, np.asarray(labels))
 
 
@@ -61,8 +64,7 @@ def stratified_holdout(groups: Sequence, val_fraction: float = 0.25, *, seed: in
 
     if isinstance(groups, str) or not isinstance(groups, Sequence) or len(groups) < 2:
         raise ValueError(f"groups must be a list with at least two items; got {groups!r:.60}")
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1; got {val_fraction!r}")
+    number("val_fraction", val_fraction, min=0, max=1, min_open=True, max_open=True)
     members: dict = {}
     for i, g in enumerate(groups):
         members.setdefault(g, []).append(i)
@@ -85,14 +87,16 @@ class SentenceClassifier(nn.Module):
 
     def __init__(self, n_classes: int = 2, encoder: nn.Module | None = None, dropout: float = 0.1):
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an int >= 2; got {n_classes!r}")
+        integer("n_classes", n_classes, min=2)
+        number("dropout", dropout, min=0, max=1, max_open=True)
         self.encoder = encoder if encoder is not None else copy.deepcopy(load_minilm()[1])
         width = self.encoder.config.hidden_size
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(width, n_classes)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        token_ids("input_ids", input_ids, self.encoder.config.vocab_size, ndim=2)
+        tensor("attention_mask", attention_mask, shape=tuple(input_ids.shape))
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state   # (B, T, C)
         pooled = mean_pool(hidden, attention_mask)                                 # (B, T, C) -> (B, C)
@@ -115,9 +119,14 @@ def fine_tune(model: SentenceClassifier, texts: Sequence[str], labels: Sequence[
     choice: large steps would wreck what the encoder already knows. ``max_steps`` stops early.
     """
     _check_data(texts, labels)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    epochs, batch_size = integer("epochs", epochs, min=1), integer("batch_size", batch_size, min=1)
+    lr, head_lr = number("lr", lr, min=0, min_open=True), number("head_lr", head_lr, min=0, min_open=True)
+    if max_steps is not None:
+        integer("max_steps", max_steps, min=1)
+    n_classes = model.head.out_features
+    if any(isinstance(y, bool) or not isinstance(y, Integral) or not 0 <= y < n_classes for y in labels):
+        raise ArgumentError(f"labels must be class ids in [0, {n_classes}) (the model's n_classes); "
+                            f"got {sorted(set(labels), key=repr)!r:.80}")
     optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
                                    {"params": model.head.parameters(), "lr": head_lr}], weight_decay=0.01)
     tokenizer, y_all = load_minilm()[0], torch.tensor(list(labels))
@@ -142,6 +151,7 @@ def fine_tune(model: SentenceClassifier, texts: Sequence[str], labels: Sequence[
 def predict(model: SentenceClassifier, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """Predicted class of each text (N,), in eval mode."""
     _check_data(texts)
+    batch_size = integer("batch_size", batch_size, min=1)
     was_training, tokenizer = model.training, load_minilm()[0]
     model.eval()
     preds = [model(**encode_batch(list(texts[i:i + batch_size]), tokenizer)).argmax(-1)
@@ -171,11 +181,11 @@ def ridge_probe(train_vectors: np.ndarray, train_targets: Sequence[float], test_
                          f"got {len(train_targets)}")
     targets = np.asarray(train_targets, dtype=float)
     if isinstance(alpha, Sequence):
-        if len(alpha) == 0 or not all(isinstance(a, (int, float)) and a > 0 for a in alpha):
-            raise ValueError(f"alpha must be a positive number or a non-empty list of them; got {alpha!r}")
-        return RidgeCV(alphas=list(alpha)).fit(train_vectors, targets).predict(test_vectors)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-        raise ValueError(f"alpha must be a positive number or a non-empty list of them; got {alpha!r}")
+        if len(alpha) == 0:
+            raise ArgumentError("alpha must be a positive number or a non-empty list of them; got []")
+        alphas = [number("alpha", a, min=0, min_open=True) for a in alpha]
+        return RidgeCV(alphas=alphas).fit(train_vectors, targets).predict(test_vectors)
+    alpha = number("alpha", alpha, min=0, min_open=True)
     return Ridge(alpha=alpha).fit(train_vectors, targets).predict(test_vectors)
 
 
@@ -185,10 +195,8 @@ class MLPHead(nn.Module):
     def __init__(self, in_dim: int, width: int = 256, n_classes: int = 2, dropout: float = 0.0):
         super().__init__()
         for name, value in (("in_dim", in_dim), ("width", width), ("n_classes", n_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+            integer(name, value, min=1)
+        number("dropout", dropout, min=0, max=1, max_open=True)
         self.net = nn.Sequential(nn.Linear(in_dim, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -213,8 +221,10 @@ def train_head(model: nn.Module, x_train, y_train, x_val, y_val, *, epochs: int 
     With ``patience`` (early stopping) training stops once the validation loss has not improved
     for that many epochs, and the weights of the best epoch are put back.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int; got {epochs!r}")
+    epochs, lr = integer("epochs", epochs, min=1), number("lr", lr, min=0, min_open=True)
+    weight_decay = number("weight_decay", weight_decay, min=0)
+    if patience is not None:
+        integer("patience", patience, min=1)
     x_train, x_val = torch.as_tensor(np.asarray(x_train), dtype=torch.float32), torch.as_tensor(np.asarray(x_val), dtype=torch.float32)
     y_train, y_val = torch.as_tensor(np.asarray(y_train)), torch.as_tensor(np.asarray(y_val))
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):

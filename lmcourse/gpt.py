@@ -12,8 +12,10 @@ with one fused matrix, uses ``F.scaled_dot_product_attention`` (``is_causal``) f
 can return its weights through :func:`lmcourse.attention.attention` for plotting, and reuses
 past keys and values from a :class:`KVCache` when generating one token at a time.
 The config names are nanoGPT's, so the code reads side by side with it.
-``GPTConfig(position="rope")`` swaps the learned positions for rotary ones (notebook 07's
-RoPE), the one modern change notebook 10 measures.
+``GPTConfig(position="rope")`` swaps the learned positions for rotary ones (notebook 06's
+RoPE), the one modern change notebook 10 measures. Every entry point checks its token ids
+(integers in ``[0, vocab_size)``), the sequence length against ``block_size`` and a cache
+against the model and the batch, so a wrong call fails with a sentence, not inside PyTorch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import sampling
+from ._checks import ArgumentError, integer, one_of, tensor, token_ids
 from .attention import attention, causal_mask, check_head_sizes
 from .positions import LearnedPositions, RotaryEmbedding
 from .transformer import FeedForward, LayerNorm
@@ -50,8 +53,7 @@ class GPTConfig:
     def __post_init__(self):
         sizes = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd")
         check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
-        if self.position not in POSITIONS:
-            raise ValueError(f"position must be one of {', '.join(map(repr, POSITIONS))}; got {self.position!r}")
+        one_of("position", self.position, POSITIONS)
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError(f"position='rope' needs an even head size n_embd // n_head; got {self.n_embd // self.n_head}")
 
@@ -67,6 +69,7 @@ class KVCache:
     """
 
     def __init__(self, config: GPTConfig, batch_size: int, *, device=None, dtype=torch.float32):
+        batch_size = integer("batch_size", batch_size, min=1)
         hs = config.n_embd // config.n_head
         shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
@@ -74,11 +77,10 @@ class KVCache:
         self.block_size, self.length = config.block_size, 0
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store ``k``, ``v`` (B, nh, T, hs) of ``layer``; return its keys and values (B, nh, length + T, hs)."""
+        """Store ``k``, ``v`` (B, nh, T, hs) of ``layer``; return its keys and values (B, nh, length + T, hs).
+
+        The caller (:meth:`GPT.next_logits`) has checked that ``length + T`` fits ``block_size``."""
         start, end = self.length, self.length + k.shape[2]
-        if end > self.block_size:
-            raise ValueError(f"the cache holds at most block_size={self.block_size} positions; "
-                             f"{self.length} stored + {k.shape[2]} new = {end}")
         self.k[layer, :, :, start:end] = k
         self.v[layer, :, :, start:end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
@@ -191,19 +193,28 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def _check_idx(self, idx: torch.Tensor, offset: int = 0) -> None:
-        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
-            shape = (tuple(idx.shape), idx.dtype) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"idx must be a (B, T) tensor of torch.long token ids; got {shape}")
-        if offset + idx.shape[1] > self.config.block_size:
-            raise ValueError(f"sequence length {offset + idx.shape[1]} is longer than block_size="
-                             f"{self.config.block_size}; crop the input to its last block_size tokens "
-                             "(generate() does this for you)")
+    def _check_input(self, idx: torch.Tensor, cache: KVCache | None) -> None:
+        """Token ids (B, T) in the vocabulary, a cache that fits the model and the batch, T within block_size."""
+        c = self.config
+        token_ids("idx", idx, c.vocab_size, ndim=2)
+        offset, cached = 0, ""
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise ArgumentError(f"cache must be a KVCache (model.new_cache(batch_size)); got {type(cache).__name__}")
+            want = (c.n_layer, idx.shape[0], c.n_head, c.block_size, c.n_embd // c.n_head)
+            if tuple(cache.k.shape) != want:
+                raise ArgumentError(f"cache must be of shape (n_layer, B, n_head, block_size, head_dim) = {want} "
+                                    f"for idx {tuple(idx.shape)}; got {tuple(cache.k.shape)}")
+            offset, cached = cache.length, f" ({cache.length} cached + {idx.shape[1]} new)"
+        if offset + idx.shape[1] > c.block_size:
+            raise ArgumentError(f"sequence length {offset + idx.shape[1]}{cached} is longer than block_size="
+                                f"{c.block_size}; crop the input to its last block_size tokens "
+                                "(generate() does this for you)")
 
     def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None, need_weights: bool = False):
+        self._check_input(idx, cache)
         offset = cache.length if cache is not None else 0
-        self._check_idx(idx, offset)
-        x = self.wte(idx)                                                  # (B, T) -> (B, T, C)
+        x = self.wte(idx.long())                                           # (B, T) -> (B, T, C)
         if self.wpe is not None:
             x = self.wpe(x, offset=offset)
         x = self.drop(x)
@@ -222,9 +233,15 @@ class GPT(nn.Module):
         logits = self.lm_head(x)                                           # (B, T, C) -> (B, T, V)
         if targets is None:
             return logits, None
-        if targets.shape != idx.shape:
-            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}; got {tuple(targets.shape)}")
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        if not isinstance(targets, torch.Tensor) or targets.shape != idx.shape:
+            got = tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__
+            raise ArgumentError(f"targets must have the shape of idx {tuple(idx.shape)}; got {got}")
+        tensor("targets", targets, dtype="int")
+        V = self.config.vocab_size
+        low, high = (int(targets.min()), int(targets.max())) if targets.numel() else (0, 0)
+        if low < -1 or high >= V:
+            raise ArgumentError(f"targets must be token ids in [0, {V}) or -1 (ignored); got ids from {low} to {high}")
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=-1)
         return logits, loss
 
     @torch.no_grad()
@@ -269,11 +286,10 @@ class GPT(nn.Module):
         Runs in eval mode (no dropout) and restores the previous mode.
         """
         sampling.check_sampling_args(temperature, top_k, top_p)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an integer >= 0; got {max_new_tokens!r}")
-        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] < 1:
-            shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"idx must be a (B, T) tensor with at least one token (the prompt); got {shape}")
+        max_new_tokens = integer("max_new_tokens", max_new_tokens, min=0)
+        token_ids("idx", idx, self.config.vocab_size, ndim=2)
+        if idx.shape[1] < 1:
+            raise ArgumentError(f"idx must be a (B, T) tensor with at least one token (the prompt); got {tuple(idx.shape)}")
         was_training = self.training
         self.eval()
         block, cache = self.config.block_size, None
@@ -295,16 +311,19 @@ class GPT(nn.Module):
     def from_state_dict(cls, state_dict: dict, config: GPTConfig) -> GPT:
         """A new GPT with ``config``, loaded from ``state_dict``; a clear error if they do not match.
 
-        Every missing or unexpected key and every parameter whose shape differs is named, with
-        the config that was asked for (so a checkpoint of another size cannot load silently
-        or fail with a wall of text).
+        Every missing or unexpected key and every tensor whose shape or dtype differs is named,
+        with the config that was asked for (so a checkpoint of another size cannot load silently
+        or fail with a wall of text). Nothing is copied unless everything fits.
         """
         model = cls(config)
         ours = model.state_dict()
         missing = sorted(set(ours) - set(state_dict))
         extra = sorted(set(state_dict) - set(ours))
         shapes = [f"{k}: {tuple(state_dict[k].shape)} in the state dict, {tuple(ours[k].shape)} in the model"
-                  for k in ours if k in state_dict and tuple(state_dict[k].shape) != tuple(ours[k].shape)]
+                  if tuple(state_dict[k].shape) != tuple(ours[k].shape) else
+                  f"{k}: {state_dict[k].dtype} in the state dict, {ours[k].dtype} in the model"
+                  for k in ours if k in state_dict and (tuple(state_dict[k].shape) != tuple(ours[k].shape)
+                                                        or state_dict[k].dtype != ours[k].dtype)]
         if missing or extra or shapes:
             parts = ([f"missing keys {missing[:5]}"] if missing else []) + \
                     ([f"unexpected keys {extra[:5]}"] if extra else []) + shapes[:5]
@@ -327,5 +346,3 @@ def parameter_count(config: GPTConfig) -> int:
     positions = config.block_size * C if config.position == "learned" else 0
     return config.vocab_size * C + positions + L * per_block + final_norm
 
-
-__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "KVCache", "parameter_count"]

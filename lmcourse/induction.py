@@ -18,14 +18,14 @@ how much of a head's attention lands where each role would put it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import attention, causal_mask
+from ._checks import ArgumentError, integer, number, tensor, token_ids
+from .attention import attention, causal_mask, check_head_sizes
 
 
 def repeated_sequences(batch_size: int, seq_len: int, vocab_size: int, *, min_half: int = 4,
@@ -37,12 +37,9 @@ def repeated_sequences(batch_size: int, seq_len: int, vocab_size: int, *, min_ha
     distance back to the earlier copy differs from sequence to sequence: position alone cannot
     solve the task, only looking up the earlier occurrence of the current token can.
     """
-    for name, value in (("batch_size", batch_size), ("seq_len", seq_len), ("vocab_size", vocab_size),
-                        ("min_half", min_half)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if not 2 <= min_half <= seq_len // 2:
-        raise ValueError(f"min_half must be between 2 and seq_len // 2 = {seq_len // 2}; got {min_half}")
+    for name, value in (("batch_size", batch_size), ("seq_len", seq_len), ("vocab_size", vocab_size)):
+        integer(name, value, min=1)
+    integer("min_half", min_half, min=2, max=seq_len // 2)
     idx = torch.randint(vocab_size, (batch_size, seq_len), generator=generator)
     halves = torch.randint(min_half, seq_len // 2 + 1, (batch_size,), generator=generator)
     for b, h in enumerate(halves.tolist()):
@@ -69,14 +66,9 @@ class InductionConfig:
     n_embd: int = 64
 
     def __post_init__(self):
-        for name in ("vocab_size", "seq_len", "min_half", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd must be divisible by n_head; got n_embd={self.n_embd}, n_head={self.n_head}")
-        if not 2 <= self.min_half <= self.seq_len // 2:
-            raise ValueError(f"min_half must be between 2 and seq_len // 2 = {self.seq_len // 2}; got {self.min_half}")
+        sizes = ("vocab_size", "seq_len", "n_layer", "n_head", "n_embd")
+        check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=0.0)
+        integer("min_half", self.min_half, min=2, max=self.seq_len // 2)
 
 
 class _AttentionLayer(nn.Module):
@@ -111,10 +103,10 @@ class AttentionOnlyTransformer(nn.Module):
         self.unembed = nn.Linear(c.n_embd, c.vocab_size, bias=False)
 
     def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] > self.config.seq_len:
-            shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"idx must be (B, T) with T <= seq_len={self.config.seq_len}; got {shape}")
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))  # (B, T, C)
+        token_ids("idx", idx, self.config.vocab_size, ndim=2)
+        if idx.shape[1] > self.config.seq_len:
+            raise ArgumentError(f"idx has {idx.shape[1]} positions but this model has only seq_len={self.config.seq_len}")
+        x = self.wte(idx.long()) + self.wpe(torch.arange(idx.shape[1], device=idx.device))  # (B, T, C)
         weights = []
         for layer in self.layers:
             a, w = layer(x)
@@ -130,6 +122,12 @@ def split_losses(logits: torch.Tensor, idx: torch.Tensor, halves: torch.Tensor) 
     return losses[~inside].mean().item(), losses[inside].mean().item()
 
 
+def _check_scores_args(weights: torch.Tensor, halves: torch.Tensor) -> None:
+    sizes = {}
+    tensor("weights", weights, shape=("B", "H", "T", "T"), sizes=sizes)
+    tensor("halves", halves, shape=("B",), dtype="int", sizes=sizes)
+
+
 def induction_score(weights: torch.Tensor, halves: torch.Tensor) -> torch.Tensor:
     """Share of attention each head puts on the induction target, averaged over the repeats.
 
@@ -137,9 +135,7 @@ def induction_score(weights: torch.Tensor, halves: torch.Tensor) -> torch.Tensor
     t inside sequence b's repeat (``T − h <= t <= T − 2``) the target key is t − h + 1: the
     token after the earlier copy of the current token. Returns (H,).
     """
-    if weights.ndim != 4 or halves.shape != weights.shape[:1]:
-        raise ValueError(f"weights must be (B, H, T, T) and halves (B,); got {tuple(weights.shape)} "
-                         f"and {tuple(halves.shape)}")
+    _check_scores_args(weights, halves)
     T = weights.shape[-1]
     b, t = repeat_mask(halves, T).nonzero(as_tuple=True)                 # every (sequence, query) in a repeat
     return weights[b, :, t, t - halves[b] + 1].mean(0)                   # (n, H) -> (H,)
@@ -148,9 +144,7 @@ def induction_score(weights: torch.Tensor, halves: torch.Tensor) -> torch.Tensor
 def duplicate_token_score(weights: torch.Tensor, halves: torch.Tensor) -> torch.Tensor:
     """Share of attention each head puts on the *earlier copy of the current token* (key t − h),
     averaged over the repeats: ``weights`` (B, H, T, T), ``halves`` (B,) -> (H,)."""
-    if weights.ndim != 4 or halves.shape != weights.shape[:1]:
-        raise ValueError(f"weights must be (B, H, T, T) and halves (B,); got {tuple(weights.shape)} "
-                         f"and {tuple(halves.shape)}")
+    _check_scores_args(weights, halves)
     T = weights.shape[-1]
     b, t = (torch.arange(T)[None, :] >= (T - halves)[:, None]).nonzero(as_tuple=True)
     return weights[b, :, t, t - halves[b]].mean(0)
@@ -187,15 +181,10 @@ def train_induction(model: AttentionOnlyTransformer, steps: int, *, batch_size: 
     the first evaluation whose repeat loss is below ``drop_below`` (the phase change has happened);
     :attr:`InductionHistory.drop_step` records that evaluation's step, or stays ``None`` if the loss
     never got there within ``steps``."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
-    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive int; got {eval_every!r}")
-    if drop_below is not None and (isinstance(drop_below, bool) or not isinstance(drop_below, (int, float))
-                                   or not math.isfinite(drop_below) or drop_below <= 0):
-        raise ValueError(f"drop_below must be a positive finite number or None; got {drop_below!r}")
-    if isinstance(settle_steps, bool) or not isinstance(settle_steps, int) or settle_steps < 0:
-        raise ValueError(f"settle_steps must be a non-negative int; got {settle_steps!r}")
+    steps, eval_every = integer("steps", steps, min=1), integer("eval_every", eval_every, min=1)
+    settle_steps, lr = integer("settle_steps", settle_steps, min=0), number("lr", lr, min=0, min_open=True)
+    if drop_below is not None:
+        drop_below = number("drop_below", drop_below, min=0, min_open=True)
     c, gen = model.config, torch.Generator().manual_seed(seed)
     eval_idx, eval_halves = repeated_sequences(256, c.seq_len, c.vocab_size, min_half=c.min_half,
                                                generator=torch.Generator().manual_seed(seed + 1))

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ._checks import integer, tensor
+
 MAX_POSITIONS = 512
 
 
@@ -73,6 +75,9 @@ def encode_batch(texts: Sequence[str], tokenizer=None) -> dict[str, torch.Tensor
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Average the token vectors of each text, ignoring padding: (B, T, C), (B, T) -> (B, C)."""
+    sizes = {}
+    tensor("hidden", hidden, shape=("B", "T", None), sizes=sizes)
+    tensor("attention_mask", attention_mask, shape=("B", "T"), sizes=sizes)
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
@@ -80,6 +85,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 @torch.no_grad()
 def sentence_embeddings(texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
     """Unit-length sentence vectors (N, 384) for ``texts``, as sentence-transformers computes them."""
+    batch_size = integer("batch_size", batch_size, min=1)
     tokenizer, model = load_minilm()
     out = []
     for start in range(0, len(texts), batch_size):

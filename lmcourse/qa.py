@@ -37,9 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["normalize_answer", "exact_match", "token_f1", "squad_scores", "QAExample", "QAData", "make_qa_data",
-           "encode_qa", "SpanQA", "span_loss", "best_spans", "train_qa", "predict_answers", "overlap_baseline",
-           "retrieve_and_read"]
+from ._checks import bool_mask, integer, number, tensor, token_ids
 
 
 # ---------------------------------------------------------------- SQuAD's metrics
@@ -231,7 +229,7 @@ def _name(rng: random.Random, used: set[str]) -> str:
 
 
 def _slots(rng: random.Random, used: set[str]) -> dict[str, str]:
-    people = rng.sample([(f, l) for f in _FIRST for l in _LAST], 2)
+    people = rng.sample([(first, last) for first in _FIRST for last in _LAST], 2)
     years = rng.sample(range(1702, 1990), 2)
     numbers = rng.sample(range(3, 60), 2)
     slots = {"name": _name(rng, used), "town": _name(rng, used), "river": _name(rng, used), "region": _name(rng, used),
@@ -270,9 +268,8 @@ def make_qa_data(passages_per_kind: int = 20, test_passages_per_kind: int = 5, *
     in ``test_known_phrasing`` (the training phrasings) and ``test_new_phrasing`` (phrasings never
     trained on). Every answer occurs exactly once in its passage, so its span is unambiguous.
     """
-    for name, value in (("passages_per_kind", passages_per_kind), ("test_passages_per_kind", test_passages_per_kind)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    integer("passages_per_kind", passages_per_kind, min=1)
+    integer("test_passages_per_kind", test_passages_per_kind, min=1)
     if test_passages_per_kind >= passages_per_kind:
         raise ValueError(f"test_passages_per_kind must be smaller than passages_per_kind ({passages_per_kind}); "
                          f"got {test_passages_per_kind}")
@@ -357,6 +354,8 @@ class SpanQA(nn.Module):
         self.span = nn.Linear(self.encoder.config.hidden_size, 2)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, **_) -> tuple[torch.Tensor, torch.Tensor]:
+        token_ids("input_ids", input_ids, self.encoder.config.vocab_size, ndim=2)
+        tensor("attention_mask", attention_mask, shape=tuple(input_ids.shape))
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state       # (B, T, C)
         start, end = self.span(hidden).unbind(-1)                                    # (B, T, 2) -> 2 × (B, T)
@@ -375,11 +374,11 @@ def best_spans(start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: to
     Valid: ``start <= end < start + max_answer_len`` and both tokens ``allowed`` (the passage).
     Its score is ``start_logits[start] + end_logits[end]``, the largest among valid pairs.
     """
-    if start_logits.ndim != 2 or start_logits.shape != end_logits.shape or allowed.shape != start_logits.shape:
-        raise ValueError(f"start_logits, end_logits and allowed must all be (B, T); got {tuple(start_logits.shape)}, "
-                         f"{tuple(end_logits.shape)} and {tuple(allowed.shape)}")
-    if isinstance(max_answer_len, bool) or not isinstance(max_answer_len, int) or max_answer_len < 1:
-        raise ValueError(f"max_answer_len must be a positive int; got {max_answer_len!r}")
+    sizes = {}
+    for name, t in (("start_logits", start_logits), ("end_logits", end_logits), ("allowed", allowed)):
+        tensor(name, t, shape=("B", "T"), sizes=sizes)
+    bool_mask("allowed", allowed)
+    max_answer_len = integer("max_answer_len", max_answer_len, min=1)
     if not allowed.any(-1).all():
         raise ValueError("allowed must mark at least one token in every row")
     B, T = start_logits.shape
@@ -410,9 +409,8 @@ def train_qa(model: SpanQA, examples: Sequence[QAExample], *, steps: int = 100, 
     """
     if isinstance(examples, (str, QAExample)) or len(examples) == 0:
         raise ValueError(f"examples must be a non-empty list of QAExample; got {type(examples).__name__}")
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    steps, batch_size = integer("steps", steps, min=1), integer("batch_size", batch_size, min=1)
+    lr, head_lr = number("lr", lr, min=0, min_open=True), number("head_lr", head_lr, min=0, min_open=True)
     words = model.encoder.embeddings.word_embeddings.weight
     words.requires_grad_(train_word_embeddings)
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
@@ -443,6 +441,8 @@ def predict_answers(model: SpanQA, questions: Sequence[str], contexts: Sequence[
     if isinstance(questions, str) or len(questions) != len(contexts) or len(questions) == 0:
         raise ValueError(f"questions and contexts must be non-empty lists of the same length; "
                          f"got {len(questions)} and {len(contexts)}")
+    integer("max_answer_len", max_answer_len, min=1)
+    batch_size = integer("batch_size", batch_size, min=1)
     was_training = model.training
     model.eval()
     out = []

@@ -18,7 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import attention as _attn
-from .attention import MultiHeadAttention, causal_mask, padding_mask
+from ._checks import ArgumentError, integer, number, one_of, tensor, token_ids
+from .attention import MultiHeadAttention, check_head_sizes, padding_mask
 from .positions import SinusoidalPositions
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -33,7 +34,7 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5, bias: bool = True):
         super().__init__()
-        self.d_model, self.eps = d_model, eps
+        self.d_model, self.eps = d_model, number("eps", eps, min=0, min_open=True)
         self.weight = nn.Parameter(torch.ones(d_model))
         self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
 
@@ -52,8 +53,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True):
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
+        one_of("activation", activation, _ACTIVATIONS)
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
@@ -155,6 +155,11 @@ class TransformerConfig:
     norm_first: bool = False
     tie_weights: bool = True  # the output projection shares the target embedding matrix
 
+    def __post_init__(self):
+        sizes = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_head", "n_layer", "d_ff", "max_len")
+        check_head_sizes({name: getattr(self, name) for name in sizes}, width="d_model", dropout=self.dropout)
+        integer("pad_id", self.pad_id, min=0, max=min(self.src_vocab_size, self.tgt_vocab_size) - 1)
+
 
 class Transformer(nn.Module):
     """The encoder–decoder Transformer: source ids (B, S) and target ids (B, T) -> logits (B, T, tgt_vocab).
@@ -187,11 +192,14 @@ class Transformer(nn.Module):
         xavier_init_(self)
 
     def _embed(self, embed: nn.Embedding, ids: torch.Tensor, name: str) -> torch.Tensor:
-        if ids.ndim != 2 or ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise ValueError(f"{name} must be a (B, T) tensor of token ids; got {tuple(ids.shape)} {ids.dtype}")
-        return self.dropout(self.positions(embed(ids) * self.config.d_model ** 0.5))
+        token_ids(name, ids, embed.num_embeddings, ndim=2)
+        if ids.shape[1] > self.config.max_len:
+            raise ArgumentError(f"{name} has {ids.shape[1]} positions but this Transformer has only "
+                                f"max_len={self.config.max_len}; split or truncate the sentence")
+        return self.dropout(self.positions(embed(ids.long()) * self.config.d_model ** 0.5))
 
     def encode(self, src: torch.Tensor) -> torch.Tensor:
+        """Source ids (B, S) -> the encoder's output, the memory (B, S, d_model)."""
         x = self._embed(self.src_embed, src, "src")                       # (B, S) -> (B, S, C)
         mask = padding_mask(src, self.config.pad_id)                      # (B, 1, 1, S)
         for layer in self.encoder:
@@ -199,6 +207,11 @@ class Transformer(nn.Module):
         return self.enc_norm(x)
 
     def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        """Target ids (B, T), the memory (B, S, d_model) of ``src`` (B, S) -> logits (B, T, tgt_vocab_size)."""
+        sizes = {}
+        tensor("memory", memory, shape=("B", "S", self.config.d_model), sizes=sizes)
+        tensor("src", src, shape=("B", "S"), sizes=sizes)
+        tensor("tgt", tgt, shape=("B", None), sizes=sizes)
         y = self._embed(self.tgt_embed, tgt, "tgt")                       # (B, T) -> (B, T, C)
         self_mask = padding_mask(tgt, self.config.pad_id)                 # causal part is added by each layer
         memory_mask = padding_mask(src, self.config.pad_id)
@@ -207,8 +220,8 @@ class Transformer(nn.Module):
         return self.lm_head(self.dec_norm(y))                             # (B, T, C) -> (B, T, V_tgt)
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        if src.shape[0] != tgt.shape[0]:
-            raise ValueError(f"src and tgt must have the same batch size; got {src.shape[0]} and {tgt.shape[0]}")
+        if tensor("src", src, ndim=2).shape[0] != tensor("tgt", tgt, ndim=2).shape[0]:
+            raise ArgumentError(f"src and tgt must have the same batch size; got {src.shape[0]} and {tgt.shape[0]}")
         return self.decode(tgt, self.encode(src), src)
 
 
@@ -268,6 +281,3 @@ def load_torch_layer(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> En
         getattr(ours, name).load_state_dict(getattr(theirs, name).state_dict())
     return ours
 
-
-__all__ = ["LayerNorm", "FeedForward", "EncoderLayer", "DecoderLayer", "TransformerConfig", "Transformer",
-           "xavier_init_", "count_parameters", "layer_parameter_count", "load_torch_layer", "causal_mask", "padding_mask"]

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import integer, probability
 from .decoding import LogProbFn, beam_search, greedy_search
 from .schedules import noam_schedule
 from .transformer import xavier_init_
@@ -80,12 +81,13 @@ class Vocab:
         return ([BOS_ID] if bos else []) + ids + ([EOS_ID] if eos else [])
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        """Tokens for ``ids``, stopping at the first ``<eos>`` and skipping ``<pad>`` and ``<bos>``."""
+        """Tokens for ``ids`` (a list or a 1-d tensor), stopping at the first ``<eos>`` and skipping
+        ``<pad>`` and ``<bos>``. An id that is not an int in ``[0, len(self))`` is an error, not truncated."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
         out = []
         for i in ids:
-            i = int(i)
-            if not 0 <= i < len(self.itos):
-                raise ValueError(f"ids must be in [0, {len(self.itos)}); got {i}")
+            i = integer("ids", i, min=0, max=len(self.itos) - 1)       # a float is refused, not truncated
             if i == EOS_ID:
                 break
             if i not in (PAD_ID, BOS_ID):
@@ -107,6 +109,7 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> torch
     """Stack id lists of different lengths into one (B, T_max) long tensor, right-padded with ``pad_id``."""
     if not sequences:
         raise ValueError("sequences must contain at least one id list; got none")
+    integer("pad_id", pad_id, min=0)
     t = max(len(s) for s in sequences)
     out = torch.full((len(sequences), t), pad_id, dtype=torch.long)
     for i, s in enumerate(sequences):
@@ -159,6 +162,7 @@ def translate(model: nn.Module, sentences: Sequence[str], src_vocab: Vocab, tgt_
     """Translate English ``sentences`` to Chinese strings; ``beam_size=1`` is greedy search."""
     if isinstance(sentences, str):
         raise TypeError("sentences must be a list of str; got one str (wrap it in a list)")
+    batch_size = integer("batch_size", batch_size, min=1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -193,8 +197,8 @@ def train_translator(model: nn.Module, pairs: Sequence, src_vocab: Vocab, tgt_vo
     1.5 minutes on one CPU thread.
     """
     for name, n in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int; got {n!r}")
+        integer(name, n, min=1)
+    label_smoothing = probability("label_smoothing", label_smoothing)
     if not pairs:
         raise ValueError("pairs must contain at least one sentence pair; got none")
     device = next(model.parameters()).device
@@ -248,7 +252,3 @@ def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) ->
         model.train(was_training)
     return maps
 
-
-__all__ = ["PAD", "BOS", "EOS", "UNK", "SPECIALS", "PAD_ID", "BOS_ID", "EOS_ID", "UNK_ID", "english_tokens",
-           "chinese_tokens", "Vocab", "pad_batch", "Batch", "make_batch", "next_token_fn", "translate",
-           "attention_maps", "init_weights", "train_translator"]

@@ -1,5 +1,7 @@
 """Our BERT holds all-MiniLM-L6-v2's weights and equals `transformers`; its heads and errors behave."""
 
+import re
+
 import pytest
 import torch
 
@@ -126,27 +128,62 @@ def test_empty_batch_is_a_clear_error(minilm):
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda m: m(torch.ones(4, dtype=torch.long)), "input_ids must be a (B, T) tensor"),
-    (lambda m: m(torch.ones(2, 4)), "torch.long"),
+    (lambda m: m(torch.ones(4, dtype=torch.long)), "input_ids must be a 2-d tensor; got shape (4,)"),
+    (lambda m: m(torch.ones(2, 4)), "input_ids must be an integer tensor; got dtype torch.float32"),
+    (lambda m: m(torch.tensor([[1, -3]])), "input_ids must be token ids in [0, 20) (the vocabulary size); got ids from -3 to 1"),
+    (lambda m: m(torch.tensor([[1, 20]])), "input_ids must be token ids in [0, 20)"),
+    (lambda m: m(torch.ones(1, 11, dtype=torch.long)), "input_ids has 11 positions but this BERT has only max_len=10"),
+    (lambda m: m(torch.ones(2, 4, dtype=torch.long), token_type_ids=torch.full((2, 4), 2)),
+     "token_type_ids must be token ids in [0, 2)"),
+    (lambda m: MaskedLM(m.config)(torch.ones(1, 3, dtype=torch.long), torch.tensor([[-100, 20, 1]])),
+     "targets must be token ids in [0, 20) or -100 (ignored); got ids from 1 to 20"),
+    (lambda m: MaskedLM(m.config)(torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3)),
+     "targets must be an integer tensor"),
+    (lambda m: MaskedLM(m.config).fill_mask(torch.ones(1, 3, dtype=torch.long), mask_id=20),
+     "mask_id must be an int in [0, 19]; got 20"),
+    (lambda m: MaskedLM(m.config).fill_mask(torch.ones(1, 3, dtype=torch.long), mask_id=2.0),
+     "mask_id must be an int in [0, 19]; got 2.0"),
+    (lambda m: NextSentenceHead(16)(torch.ones(2, 3, 8)), "hidden must be of shape (B, T, 16) with B=2, T=3; got shape (2, 3, 8)"),
     (lambda m: m(torch.ones(2, 4, dtype=torch.long), attention_mask=torch.ones(2, 5)), "attention_mask must have"),
     (lambda m: m(torch.ones(2, 4, dtype=torch.long), token_type_ids=torch.ones(1, 4, dtype=torch.long)),
      "token_type_ids must have"),
 ])
 def test_bert_rejects_bad_input(call, fragment):
     model = BERT(BertConfig(vocab_size=20, n_layer=1, n_head=2, n_embd=16, d_ff=32, max_len=10))
-    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
         call(model)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(n_embd=30, n_head=4), "divisible by n_head"),
-    (dict(n_layer=0), "n_layer must be a positive int"),
-    (dict(dropout=1.0), "dropout must be in"),
-    (dict(vocab_size=10, pad_id=10), "pad_id must be a token id"),
+    (dict(n_layer=0), "n_layer must be"),
+    (dict(dropout=1.0), "dropout must be"),
+    (dict(dropout=float("nan")), "dropout must be"),
+    (dict(eps=float("nan")), r"eps must be a finite number > 0; got nan"),
+    (dict(eps=0), r"eps must be a finite number > 0; got 0"),
+    (dict(vocab_size=10, pad_id=10), r"pad_id must be an int in \[0, 9\]; got 10"),
+    (dict(pad_id=True), r"pad_id must be an int"),
 ])
 def test_bert_config_rejects_bad_sizes(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         BertConfig(**kwargs)
+
+
+def test_load_hf_bert_names_a_weight_of_another_dtype(minilm):
+    _, hf, _ = minilm
+    state = {k: (v.double() if k.endswith("output.dense.weight") and ".0." in k else v) for k, v in hf.state_dict().items()}
+    with pytest.raises(ValueError, match="encoder.layer.0.output.dense.weight: dtype torch.float64, ours layers.0.ff.linear2.weight"):
+        load_hf_bert(state, BertConfig.from_hf(hf.config.to_dict()))
+
+
+def test_load_minilm_bert_names_a_missing_or_corrupt_file(tmp_path):
+    from lmcourse.pretrained import minilm_path
+    with pytest.raises(FileNotFoundError, match="config.json is missing in"):
+        load_minilm_bert(tmp_path)
+    (tmp_path / "config.json").write_text((minilm_path() / "config.json").read_text())
+    (tmp_path / "model.safetensors").write_bytes((minilm_path() / "model.safetensors").read_bytes()[:1000])
+    with pytest.raises(ValueError, match="model.safetensors cannot be read as safetensors"):
+        load_minilm_bert(tmp_path)
 
 
 def test_bert_config_from_hf_rejects_other_position_types():

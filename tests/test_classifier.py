@@ -1,5 +1,7 @@
 """Sentence classifiers on MiniLM: frozen features, the fine-tuning loop, predictions, the ridge probe."""
 
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +89,16 @@ def test_stratified_holdout_keeps_each_groups_share_and_varies_with_the_seed():
     assert stratified_holdout(groups, 0.25, seed=1)[1] != val
 
 
+class _FakeEncoder(torch.nn.Module):
+    """Stands in for MiniLM where only the checks at the door are tested (vocabulary of 30, width 4)."""
+
+    config = types.SimpleNamespace(vocab_size=30, hidden_size=4)
+
+
+class _HeadOnly(torch.nn.Module):
+    head = torch.nn.Linear(4, 2)
+
+
 @pytest.mark.parametrize("call, fragment", [
     (lambda: frozen_features([]), "texts must be a non-empty list"),
     (lambda: frozen_features("one string"), "texts must be a non-empty list"),
@@ -94,13 +106,25 @@ def test_stratified_holdout_keeps_each_groups_share_and_varies_with_the_seed():
     (lambda: fit_logistic(np.zeros((2, 2)), [1, 1]), "at least two classes"),
     (lambda: SentenceClassifier(n_classes=1, encoder=torch.nn.Identity()), "n_classes must be an int >= 2"),
     (lambda: fine_tune(None, ["a", "b"], [1]), "labels must have one entry per text"),
-    (lambda: fine_tune(None, ["a"], [1], epochs=0), "epochs must be a positive int"),
+    (lambda: fine_tune(None, ["a"], [1], epochs=0), "epochs must be an int >= 1; got 0"),
+    (lambda: fine_tune(None, ["a"], [1], lr=float("nan")), "lr must be a finite number > 0; got nan"),
+    (lambda: fine_tune(_HeadOnly(), ["a", "b"], [0, 2]), r"labels must be class ids in \[0, 2\)"),
+    (lambda: fine_tune(_HeadOnly(), ["a", "b"], [0, 0.5]), r"labels must be class ids in \[0, 2\)"),
+    (lambda: SentenceClassifier(encoder=_FakeEncoder())(torch.tensor([[1, 30]]), torch.ones(1, 2)),
+     r"input_ids must be token ids in \[0, 30\) \(the vocabulary size\); got ids from 1 to 30"),
+    (lambda: SentenceClassifier(encoder=_FakeEncoder())(torch.ones(1, 2), torch.ones(1, 2)),
+     "input_ids must be an integer tensor"),
+    (lambda: SentenceClassifier(encoder=_FakeEncoder())(torch.ones(1, 2, dtype=torch.long), torch.ones(1, 3)),
+     r"attention_mask must be of shape \(1, 2\)"),
+    (lambda: SentenceClassifier(encoder=_FakeEncoder(), dropout=float("nan")), "dropout must be a finite number"),
+    (lambda: fit_logistic(np.zeros((2, 2)), [0, 1], C=float("inf")), "C must be a finite number > 0; got inf"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 3))), "same D"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2], np.zeros((2, 2))), "one entry per training vector"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[]), "alpha must be a positive number"),
-    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=0), "alpha must be a positive number"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=0), "alpha must be a finite number > 0; got 0"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[1, float("nan")]), "alpha must be a finite number > 0; got nan"),
     (lambda: stratified_holdout(["a"]), "groups must be a list with at least two items"),
-    (lambda: stratified_holdout(["a", "b"], 1.5), "val_fraction must be between 0 and 1"),
+    (lambda: stratified_holdout(["a", "b"], 1.5), r"val_fraction must be a finite number in \(0, 1\); got 1.5"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -143,8 +167,11 @@ def test_dropout_is_active_only_in_training_mode():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: MLPHead(0), "in_dim must be a positive int"),
-    (lambda: MLPHead(8, dropout=1.0), "dropout must be in"),
+    (lambda: MLPHead(0), "in_dim must be an int >= 1; got 0"),
+    (lambda: MLPHead(8, dropout=1.0), r"dropout must be a finite number in \[0, 1\); got 1.0"),
+    (lambda: MLPHead(8, dropout=float("nan")), r"dropout must be a finite number in \[0, 1\); got nan"),
+    (lambda: train_head(MLPHead(8), torch.zeros(2, 8), [0, 1], torch.zeros(1, 8), [0], lr=float("inf")), "lr must be"),
+    (lambda: train_head(MLPHead(8), torch.zeros(2, 8), [0, 1], torch.zeros(1, 8), [0], patience=0), "patience must be"),
     (lambda: train_head(MLPHead(8), torch.zeros(3, 8), [0, 1], torch.zeros(1, 8), [0]), "same length"),
     (lambda: train_head(MLPHead(8), torch.zeros(2, 8), [0, 1], torch.zeros(1, 8), [0], epochs=0), "epochs"),
 ])

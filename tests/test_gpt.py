@@ -80,11 +80,31 @@ def test_cached_logits_match_a_full_forward_pass_step_by_step_and_in_chunks(mode
     assert torch.allclose(last, full[:, -1], atol=1e-5) and cache.length == chunked.length == 12
 
 
-def test_cache_refuses_to_overflow():
-    cache = KVCache(SMALL, 1)
-    k = torch.zeros(1, 2, 17, 8)
-    with pytest.raises(ValueError, match="at most block_size=16"):
-        cache.update(0, k, k)
+def test_a_full_cache_refuses_one_more_token_naming_both_numbers(model):
+    cache = model.new_cache(1)
+    model.next_logits(torch.zeros(1, 16, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match=r"sequence length 17 \(16 cached \+ 1 new\) is longer than block_size=16"):
+        model.next_logits(torch.zeros(1, 1, dtype=torch.long), cache)
+    assert cache.length == 16
+
+
+@pytest.mark.parametrize("cache, fragment", [
+    (KVCache(SMALL, 3), "cache must be of shape (n_layer, B, n_head, block_size, head_dim) = (2, 2, 2, 16, 8) "
+                        "for idx (2, 4); got (2, 3, 2, 16, 8)"),
+    (KVCache(GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=4, n_embd=16), 2), "got (2, 2, 4, 16, 4)"),
+    (KVCache(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16), 2), "got (2, 2, 2, 8, 8)"),
+    (KVCache(GPTConfig(block_size=16, vocab_size=11, n_layer=3, n_head=2, n_embd=16), 2), "got (3, 2, 2, 16, 8)"),
+    ({"k": None}, "cache must be a KVCache"),
+], ids=["batch size", "head count", "length", "layers", "not a cache"])
+def test_a_cache_that_does_not_fit_the_model_or_batch_is_refused(model, cache, fragment):
+    with pytest.raises(ValueError) as err:
+        model.next_logits(torch.zeros(2, 4, dtype=torch.long), cache)
+    assert fragment in str(err.value)
+
+
+def test_a_cache_needs_a_positive_batch_size(model):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1; got 0"):
+        model.new_cache(0)
 
 
 def test_output_head_is_tied_to_the_token_embedding(model):
@@ -227,13 +247,42 @@ def test_sequence_longer_than_block_size_is_refused(model):
 
 
 @pytest.mark.parametrize("idx, fragment", [
-    (torch.zeros(5, dtype=torch.long), "idx must be a (B, T) tensor of torch.long"),
-    (torch.zeros(1, 5), "idx must be a (B, T) tensor of torch.long"),
-])
-def test_malformed_idx_is_refused(model, idx, fragment):
+    (torch.zeros(5, dtype=torch.long), "idx must be a 2-d tensor; got shape (5,)"),
+    (torch.zeros(1, 5), "idx must be an integer tensor; got dtype torch.float32"),
+    (torch.tensor([[1, -1, 2]]), "idx must be token ids in [0, 11) (the vocabulary size); got ids from -1 to 2"),
+    (torch.tensor([[1, 11]]), "idx must be token ids in [0, 11) (the vocabulary size); got ids from 1 to 11"),
+    ([[1, 2]], "idx must be a torch.Tensor; got list"),
+], ids=["wrong ndim", "float ids", "negative id", "id == vocab_size", "a list"])
+@pytest.mark.parametrize("entry", ["forward", "next_logits", "attention_weights", "generate"])
+def test_malformed_idx_is_refused_at_every_entry_point(model, idx, fragment, entry):
+    call = {"forward": model, "next_logits": model.next_logits, "attention_weights": model.attention_weights,
+            "generate": lambda i: model.generate(i, 2)}[entry]
     with pytest.raises(ValueError) as err:
-        model(idx)
+        call(idx)
     assert fragment in str(err.value)
+
+
+def test_int32_ids_give_the_same_logits_as_long_ids(model):
+    idx = torch.randint(11, (2, 6))
+    assert torch.equal(model(idx.int())[0], model(idx)[0])
+
+
+@pytest.mark.parametrize("targets, fragment", [
+    (torch.tensor([[0, 11]]), "targets must be token ids in [0, 11) or -1 (ignored); got ids from 0 to 11"),
+    (torch.tensor([[-2, 3]]), "got ids from -2 to 3"),
+    (torch.zeros(1, 2), "targets must be an integer tensor; got dtype torch.float32"),
+])
+def test_targets_outside_the_vocabulary_are_refused(model, targets, fragment):
+    with pytest.raises(ValueError) as err:
+        model(torch.zeros(1, 2, dtype=torch.long), targets)
+    assert fragment in str(err.value)
+
+
+def test_ignored_targets_give_the_mean_over_the_others(model):
+    idx, targets = torch.randint(11, (1, 4)), torch.tensor([[3, -1, 5, -1]])
+    logits, loss = model(idx, targets)
+    keep = targets[0] >= 0
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits[0][keep], targets[0][keep]))
 
 
 def test_targets_of_another_shape_are_refused(model):
@@ -247,7 +296,8 @@ def test_targets_of_another_shape_are_refused(model):
     ({"top_k": 0}, "top_k must be None or an integer >= 1"),
     ({"top_p": 0.0}, "top_p must be None or a number in (0, 1]"),
     ({"top_p": 1.2}, "top_p must be None or a number in (0, 1]"),
-    ({"max_new_tokens": -1}, "max_new_tokens must be an integer >= 0"),
+    ({"max_new_tokens": -1}, "max_new_tokens must be an int >= 0; got -1"),
+    ({"max_new_tokens": 2.0}, "max_new_tokens must be an int >= 0; got 2.0"),
 ])
 def test_generate_refuses_bad_settings(model, kwargs, fragment):
     args = {"max_new_tokens": 3, **kwargs}
@@ -269,8 +319,12 @@ def test_generate_restores_training_mode():
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"n_embd": 15, "n_head": 2}, "n_embd must be divisible by n_head"),
-    ({"n_layer": 0}, "n_layer must be a positive int"),
-    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+    ({"n_layer": 0}, "n_layer must be"),
+    ({"n_layer": True}, "n_layer must be"),
+    ({"dropout": 1.0}, "dropout must be"),
+    ({"dropout": float("nan")}, "dropout must be"),
+    ({"dropout": float("inf")}, "dropout must be"),
+    ({"dropout": -0.1}, "dropout must be"),
 ])
 def test_bad_configs_are_refused(kwargs, fragment):
     with pytest.raises(ValueError) as err:
@@ -337,13 +391,18 @@ def test_rope_attention_scores_depend_on_distance_not_on_where_the_tokens_sit(ro
     assert all(torch.allclose(d, d[..., :1].expand_as(d), atol=1e-4) for d in diagonals)
 
 
+def test_a_state_dict_of_another_dtype_is_refused(model):
+    with pytest.raises(ValueError, match="wte.weight: torch.float64 in the state dict, torch.float32 in the model"):
+        GPT.from_state_dict({k: v.double() for k, v in model.state_dict().items()}, SMALL)
+
+
 def test_checkpoints_do_not_cross_between_position_kinds(model):
     with pytest.raises(ValueError, match="unexpected keys \\['wpe.embedding.weight'\\]"):
         GPT.from_state_dict(model.state_dict(), ROPE)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"position": "alibi"}, "position must be one of 'learned', 'rope'; got 'alibi'"),
+    ({"position": "alibi"}, "position must be one of ('learned', 'rope'); got 'alibi'"),
     ({"position": "rope", "n_embd": 18, "n_head": 2}, "even head size"),
 ])
 def test_bad_position_settings_are_refused(kwargs, fragment):

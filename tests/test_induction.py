@@ -60,14 +60,23 @@ def test_training_learns_to_copy():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: repeated_sequences(0, 10, 5), "batch_size must be a positive int"),
-    (lambda: repeated_sequences(2, 10, 5, min_half=6), "min_half must be between 2"),
+    (lambda: repeated_sequences(0, 10, 5), "batch_size must be an int >= 1; got 0"),
+    (lambda: repeated_sequences(2, 10, 5, min_half=6), r"min_half must be an int in \[2, 5\]; got 6"),
     (lambda: InductionConfig(n_embd=30, n_head=4), "divisible"),
     (lambda: InductionConfig(seq_len=8, min_half=5), "min_half"),
     (lambda: AttentionOnlyTransformer("cfg"), "InductionConfig"),
-    (lambda: AttentionOnlyTransformer(InductionConfig(seq_len=8))(torch.zeros(1, 9, dtype=torch.long)), "seq_len=8"),
-    (lambda: induction_score(torch.zeros(2, 1, 4, 4), torch.tensor([2])), r"halves \(B,\)"),
-    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 0), "steps must be a positive int"),
+    (lambda: InductionConfig(n_layer=0), "n_layer must be"),
+    (lambda: AttentionOnlyTransformer(InductionConfig(seq_len=8))(torch.zeros(1, 9, dtype=torch.long)),
+     "idx has 9 positions but this model has only seq_len=8"),
+    (lambda: AttentionOnlyTransformer(InductionConfig())(torch.zeros(1, 4)), "idx must be an integer tensor"),
+    (lambda: AttentionOnlyTransformer(InductionConfig())(torch.tensor([[0, 64]])),
+     r"idx must be token ids in \[0, 64\) \(the vocabulary size\); got ids from 0 to 64"),
+    (lambda: AttentionOnlyTransformer(InductionConfig())(torch.tensor([[-1, 3]])), "got ids from -1 to 3"),
+    (lambda: AttentionOnlyTransformer(InductionConfig())(torch.zeros(4, dtype=torch.long)), "idx must be a 2-d tensor"),
+    (lambda: induction_score(torch.zeros(2, 1, 4, 4), torch.tensor([2])), r"halves must be of shape \(B\) with B=2; got shape \(1,\)"),
+    (lambda: duplicate_token_score(torch.zeros(2, 1, 4, 5), torch.tensor([2, 2])), r"weights must be of shape \(B, H, T, T\)"),
+    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 0), "steps must be an int >= 1; got 0"),
+    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, lr=float("nan")), "lr must be a finite number > 0"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, drop_below=float("nan")), "drop_below"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, settle_steps=-1), "settle_steps"),
 ])

@@ -84,9 +84,9 @@ def test_rank_outside_1_to_min_in_out_is_refused(r):
         LoRALinear(nn.Linear(8, 12), r=r)
 
 
-@pytest.mark.parametrize("alpha", [0, -2.0, "8"])
-def test_alpha_must_be_positive(alpha):
-    with pytest.raises(ValueError, match="alpha must be a number > 0"):
+@pytest.mark.parametrize("alpha", [0, -2.0, "8", float("nan"), float("inf"), True])
+def test_alpha_must_be_a_positive_finite_number(alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0; got"):
         LoRALinear(nn.Linear(8, 12), r=2, alpha=alpha)
 
 

@@ -56,3 +56,17 @@ def test_attention_weights_are_returned():
 def test_bad_input_is_named(texts, message):
     with pytest.raises(ValueError, match=message):
         pretrained.encode_batch(texts)
+
+
+@pytest.mark.parametrize("hidden, mask, message", [
+    (torch.zeros(2, 3, 4), torch.ones(2, 4), r"attention_mask must be of shape \(B, T\) with B=2, T=3; got shape \(2, 4\)"),
+    (torch.zeros(3, 4), torch.ones(3, 4), r"hidden must be a 3-d tensor"),
+])
+def test_mean_pool_names_a_mask_that_does_not_fit(hidden, mask, message):
+    with pytest.raises(ValueError, match=message):
+        pretrained.mean_pool(hidden, mask)
+
+
+def test_sentence_embeddings_needs_a_positive_batch_size():
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1; got 0"):
+        pretrained.sentence_embeddings(["hi"], batch_size=0)

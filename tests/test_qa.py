@@ -84,7 +84,7 @@ def test_make_qa_data_is_deterministic_and_checks_its_sizes():
     assert make_qa_data(3, 1, seed=1).passages == make_qa_data(3, 1, seed=1).passages
     with pytest.raises(ValueError, match="test_passages_per_kind must be smaller"):
         make_qa_data(3, 3)
-    with pytest.raises(ValueError, match="passages_per_kind must be a positive int"):
+    with pytest.raises(ValueError, match="passages_per_kind must be an int >= 1; got 0"):
         make_qa_data(0, 1)
 
 
@@ -118,7 +118,8 @@ def test_best_spans_never_returns_end_before_start_and_respects_the_limits():
     assert (int(s), int(e)) == (2, 2) and float(score) == 6.0          # 1 + 5 beats 4 + 0
     s, e, _ = best_spans(start, end, allowed, max_answer_len=1)
     assert int(s) == int(e)
-    no_two = allowed.clone(); no_two[0, 2] = False
+    no_two = allowed.clone()
+    no_two[0, 2] = False
     s, e, score = best_spans(start, end, no_two)
     assert int(s) == 4 and int(e) in (4, 5) and float(score) == 4.0
 
@@ -138,9 +139,13 @@ def test_best_spans_matches_a_brute_force_search():
 
 
 def test_best_spans_checks_its_inputs():
-    with pytest.raises(ValueError, match="must all be \\(B, T\\)"):
+    with pytest.raises(ValueError, match=r"start_logits must be a 2-d tensor \(B, T\); got shape \(3,\)"):
         best_spans(torch.zeros(3), torch.zeros(3), torch.ones(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match="max_answer_len must be a positive int"):
+    with pytest.raises(ValueError, match=r"end_logits must be of shape \(B, T\) with B=1, T=3; got shape \(1, 4\)"):
+        best_spans(torch.zeros(1, 3), torch.zeros(1, 4), torch.ones(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"allowed must be a bool tensor"):
+        best_spans(torch.zeros(1, 3), torch.zeros(1, 3), torch.ones(1, 3))
+    with pytest.raises(ValueError, match="max_answer_len must be an int >= 1; got 0"):
         best_spans(torch.zeros(1, 3), torch.zeros(1, 3), torch.ones(1, 3, dtype=torch.bool), max_answer_len=0)
     with pytest.raises(ValueError, match="allowed must mark at least one token"):
         best_spans(torch.zeros(1, 3), torch.zeros(1, 3), torch.zeros(1, 3, dtype=torch.bool))
@@ -190,8 +195,21 @@ def test_train_qa_checks_its_inputs():
     with pytest.raises(ValueError, match="examples must be a non-empty list"):
         train_qa(None, [])
     ex = QAExample("q?", "a passage.", ("passage",), 2, "p", "f")
-    with pytest.raises(ValueError, match="steps must be a positive int"):
+    with pytest.raises(ValueError, match="steps must be an int >= 1; got 0"):
         train_qa(SpanQA(encoder=_tiny_encoder()), [ex], steps=0)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0; got nan"):
+        train_qa(SpanQA(encoder=_tiny_encoder()), [ex], lr=float("nan"))
+
+
+def test_span_qa_refuses_ids_outside_the_encoders_vocabulary():
+    model = SpanQA(encoder=_tiny_encoder())
+    vocab = model.encoder.config.vocab_size
+    with pytest.raises(ValueError, match=rf"input_ids must be token ids in \[0, {vocab}\) \(the vocabulary size\)"):
+        model(torch.tensor([[1, vocab]]), torch.ones(1, 2))
+    with pytest.raises(ValueError, match="input_ids must be an integer tensor"):
+        model(torch.ones(1, 2), torch.ones(1, 2))
+    with pytest.raises(ValueError, match=r"attention_mask must be of shape \(1, 2\); got shape \(1, 3\)"):
+        model(torch.ones(1, 2, dtype=torch.long), torch.ones(1, 3))
 
 
 def _tiny_encoder():

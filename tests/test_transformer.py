@@ -163,7 +163,7 @@ def test_layer_norm_rejects_the_wrong_width():
 
 
 def test_feed_forward_rejects_an_unknown_activation():
-    with pytest.raises(ValueError, match="activation must be one of relu, gelu; got 'tanh'"):
+    with pytest.raises(ValueError, match="activation must be one of \\('relu', 'gelu'\\); got 'tanh'"):
         FeedForward(8, 16, activation="tanh")
 
 
@@ -187,12 +187,62 @@ def test_decoder_layer_refuses_memory_of_another_width_or_batch():
 
 def test_transformer_refuses_bad_ids_long_sequences_and_batch_mismatch():
     model = _small_model(max_len=6)
-    with pytest.raises(ValueError, match=r"src must be a \(B, T\) tensor of token ids"):
-        model(torch.randn(2, 4), torch.randint(0, 13, (2, 3)))
-    with pytest.raises(ValueError, match=r"longer than the positional table \(max_len=6\)"):
+    with pytest.raises(ValueError, match=r"src has 7 positions but this Transformer has only max_len=6"):
         model(torch.randint(1, 11, (1, 7)), torch.randint(1, 13, (1, 3)))
+    with pytest.raises(ValueError, match=r"tgt has 7 positions but this Transformer has only max_len=6"):
+        model(torch.randint(1, 11, (1, 3)), torch.randint(1, 13, (1, 7)))
     with pytest.raises(ValueError, match="same batch size"):
         model(torch.randint(1, 11, (2, 4)), torch.randint(1, 13, (3, 3)))
+
+
+GOOD_SRC, GOOD_TGT = torch.randint(1, 11, (2, 4)), torch.randint(1, 13, (2, 3))
+
+
+@pytest.mark.parametrize("src, tgt, fragment", [
+    (torch.randn(2, 4), GOOD_TGT, "src must be an integer tensor; got dtype torch.float32"),
+    (GOOD_SRC, torch.randn(2, 3), "tgt must be an integer tensor; got dtype torch.float32"),
+    (torch.tensor([[1, -1]]), GOOD_TGT[:1], "src must be token ids in [0, 11) (the vocabulary size); got ids from -1 to 1"),
+    (GOOD_SRC, torch.tensor([[1, 13], [2, 2]]), "tgt must be token ids in [0, 13) (the vocabulary size); got ids from 1 to 13"),
+    (torch.tensor([[1, 11]]), GOOD_TGT[:1], "src must be token ids in [0, 11)"),
+    (torch.ones(2, 4, 1, dtype=torch.long), GOOD_TGT, "src must be a 2-d tensor; got shape (2, 4, 1)"),
+    (GOOD_SRC, torch.ones(3, dtype=torch.long), "tgt must be a 2-d tensor; got shape (3,)"),
+], ids=["float src", "float tgt", "negative id", "id == tgt vocab", "id == src vocab", "3-d src", "1-d tgt"])
+def test_transformer_refuses_ids_that_are_not_token_ids_of_its_vocabularies(src, tgt, fragment):
+    with pytest.raises(ValueError) as err:
+        _small_model()(src, tgt)
+    assert fragment in str(err.value)
+
+
+def test_decode_refuses_memory_that_does_not_belong_to_the_source():
+    model = _small_model()
+    memory = model.encode(GOOD_SRC)
+    with pytest.raises(ValueError, match=r"src must be of shape \(B, S\) with B=2, S=4; got shape \(2, 5\)"):
+        model.decode(GOOD_TGT, memory, torch.randint(1, 11, (2, 5)))
+    with pytest.raises(ValueError, match=r"memory must be of shape \(B, S, 16\)"):
+        model.decode(GOOD_TGT, memory[..., :8], GOOD_SRC)
+    with pytest.raises(ValueError, match=r"tgt must be of shape \(B, \?\) with B=2; got shape \(3, 3\)"):
+        model.decode(torch.randint(1, 13, (3, 3)), memory, GOOD_SRC)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"d_model": 15}, "d_model must be divisible by n_head"),
+    ({"n_layer": 0}, "n_layer must be"),
+    ({"dropout": float("nan")}, "dropout must be"),
+    ({"dropout": float("inf")}, "dropout must be"),
+    ({"pad_id": 11}, r"pad_id must be an int in [0, 10]; got 11"),
+    ({"pad_id": -1}, r"pad_id must be an int in [0, 10]; got -1"),
+])
+def test_transformer_config_refuses_bad_sizes_and_numbers(kwargs, fragment):
+    cfg = dict(src_vocab_size=11, tgt_vocab_size=13, d_model=16, n_head=4, n_layer=2, d_ff=32)
+    with pytest.raises(ValueError) as err:
+        TransformerConfig(**{**cfg, **kwargs})
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("eps", [float("nan"), float("inf"), 0.0, -1e-5, "1e-5"])
+def test_layer_norm_refuses_an_eps_that_is_not_a_small_positive_number(eps):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        LayerNorm(8, eps=eps)
 
 
 def test_load_torch_layer_refuses_the_wrong_kind_or_norm_position():

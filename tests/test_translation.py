@@ -98,7 +98,13 @@ def test_attention_maps_have_the_right_shapes_and_leave_the_model_unchanged(setu
 
 @pytest.mark.parametrize("call, error, fragment", [
     (lambda en, zh, m: zh.encode("我爱"), TypeError, "not a str"),
-    (lambda en, zh, m: zh.decode([999]), ValueError, "ids must be in"),
+    (lambda en, zh, m: zh.decode([999]), ValueError, r"ids must be an int in \[0, \d+\]; got 999"),
+    (lambda en, zh, m: zh.decode([-1]), ValueError, r"got -1"),
+    (lambda en, zh, m: zh.decode([4.7]), ValueError, r"ids must be an int in .*; got 4.7"),
+    (lambda en, zh, m: zh.decode([True]), ValueError, r"ids must be an int in .*; got True"),
+    (lambda en, zh, m: zh.decode(torch.tensor([4.0])), ValueError, r"got 4.0"),
+    (lambda en, zh, m: pad_batch([[1]], pad_id=-1), ValueError, "pad_id must be an int >= 0; got -1"),
+    (lambda en, zh, m: translate(m, ["hi"], en, zh, batch_size=0), ValueError, "batch_size must be an int >= 1; got 0"),
     (lambda en, zh, m: pad_batch([]), ValueError, "sequences must contain at least one"),
     (lambda en, zh, m: make_batch([], en, zh), ValueError, "pairs must contain at least one"),
     (lambda en, zh, m: translate(m, "I love programming", en, zh), TypeError, "wrap it in a list"),
@@ -138,8 +144,9 @@ def test_train_translator_is_deterministic_for_a_seed_and_lowers_the_loss(setup)
 
 
 @pytest.mark.parametrize("kwargs, error, fragment", [
-    (dict(steps=0), ValueError, "steps must be a positive int"),
-    (dict(steps=5, batch_size=0), ValueError, "batch_size must be a positive int"),
+    (dict(steps=0), ValueError, "steps must be an int >= 1; got 0"),
+    (dict(steps=5, batch_size=0), ValueError, "batch_size must be an int >= 1; got 0"),
+    (dict(steps=5, label_smoothing=float("nan")), ValueError, r"label_smoothing must be a finite number in \[0, 1\]"),
     (dict(steps=5, pairs=[]), ValueError, "pairs must contain at least one"),
 ])
 def test_train_translator_refuses_bad_arguments(setup, kwargs, error, fragment):
