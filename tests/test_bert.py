@@ -140,8 +140,8 @@ def test_bert_rejects_bad_input(call, fragment):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(n_embd=30, n_head=4), "divisible by n_head"),
-    (dict(n_layer=0), "n_layer must be a positive int"),
-    (dict(dropout=1.0), "dropout must be in"),
+    (dict(n_layer=0), "n_layer must be an int >= 1; got 0"),
+    (dict(dropout=1.0), "dropout must be a finite number in"),
     (dict(vocab_size=10, pad_id=10), "pad_id must be a token id"),
 ])
 def test_bert_config_rejects_bad_sizes(kwargs, fragment):

@@ -269,8 +269,8 @@ def test_generate_restores_training_mode():
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"n_embd": 15, "n_head": 2}, "n_embd must be divisible by n_head"),
-    ({"n_layer": 0}, "n_layer must be a positive int"),
-    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+    ({"n_layer": 0}, "n_layer must be an int >= 1; got 0"),
+    ({"dropout": 1.0}, "dropout must be a finite number in [0, 1); got 1.0"),
 ])
 def test_bad_configs_are_refused(kwargs, fragment):
     with pytest.raises(ValueError) as err:
