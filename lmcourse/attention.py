@@ -95,7 +95,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     for name, x, last in (("q", q, ("T_q", "d_k")), ("k", k, ("T_k", "d_k")), ("v", v, ("T_k", "d_v"))):
         tensor(name, x, dtype="float")
         if x.ndim < 2:
-            raise ArgumentError(f"{name} must be a tensor of shape (..., {', '.join(last)}); got shape {tuple(x.shape)}")
+            raise ArgumentError(f"{name} must be a tensor of shape (..., {', '.join(last)}); "
+                                f"got shape {tuple(x.shape)}")
         tensor(name, x, shape=(None,) * (x.ndim - 2) + last, sizes=sizes, dtype=q.dtype)
     try:
         torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])

@@ -5,6 +5,8 @@ for every position ``t`` of a block, the model sees ``x[:t+1]`` and must predict
 :func:`split_ids` keeps the first part of a corpus for training and the rest for
 validation (no shuffling, so validation text is text the model has never seen);
 :func:`get_batch` draws ``batch_size`` random blocks of ``block_size`` tokens from it.
+Notebook 02 writes ``get_batch`` and checks it equals this one; every later notebook that
+trains a model draws its batches here.
 """
 
 from __future__ import annotations

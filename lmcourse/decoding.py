@@ -3,9 +3,10 @@
 Notebook 08 writes greedy search and beam search for its translator, then uses these (the
 model side is :func:`lmcourse.translation.next_token_fn`). Both search functions know
 nothing about the model: they call a ``next_log_probs(tokens, batch_index)`` function that
-maps the sequences so far, (N, t) token ids, to log-probabilities of the next token, (N, V). ``batch_index`` (N,) says which
-input row each sequence belongs to (beam search keeps ``beam_size`` sequences per input),
-so an encoder–decoder can pick the right source sentence and a decoder-only GPT can ignore it.
+maps the sequences so far, (N, t) token ids, to log-probabilities of the next token, (N, V).
+``batch_index`` (N,) says which input row each sequence belongs to (beam search keeps
+``beam_size`` sequences per input), so an encoder–decoder can pick the right source
+sentence and a decoder-only model can ignore it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def _check_args(prefix, max_new_tokens, eos_id, pad_id) -> int:
     """Check what a search is given; returns ``pad_id`` (default ``eos_id``)."""
     tensor("prefix", prefix, ndim=2, dtype="int")
     if prefix.shape[1] < 1:
-        raise ArgumentError(f"prefix must hold at least one token per row (e.g. the <bos> id); got shape {tuple(prefix.shape)}")
+        raise ArgumentError(f"prefix must hold at least one token per row (e.g. the <bos> id); "
+                            f"got shape {tuple(prefix.shape)}")
     if int(prefix.min()) < 0:
         raise ArgumentError(f"prefix must be token ids >= 0; got ids from {int(prefix.min())} to {int(prefix.max())}")
     integer("max_new_tokens", max_new_tokens, min=1)

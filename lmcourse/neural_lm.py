@@ -6,7 +6,8 @@ approaches the counted bigram probabilities. :class:`NPLM` is the neural probabi
 language model of Bengio, Ducharme, Vincent and Jauvin (JMLR 3, 2003): look up an
 embedding for each of the previous ``context`` tokens, concatenate them, pass them through
 a ``tanh`` hidden layer, and score every token of the vocabulary with a softmax. Both
-follow the course convention ``model(idx, targets) -> (logits, loss)``.
+follow the course convention ``model(idx, targets) -> (logits, loss)``. Notebook 02 builds
+both; notebook 04 trains an NPLM again to compare it with the LSTM.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class NGramLM:
         """
         if not self._counts:
             raise RuntimeError("the model has not been fitted yet: call fit(tokens) first")
-        order = self.order if order is None else integer("order", order, min=1, max=self.order)  # at most the fitted order
+        order = self.order if order is None else integer("order", order, min=1, max=self.order)  # <= fitted order
         new = NGramLM(order=order, k=self.k if k is None else k, lambdas=lambdas)
         new.vocab = self.vocab
         new._counts, new._totals = self._counts[:order], self._totals[:order]

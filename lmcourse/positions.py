@@ -31,8 +31,9 @@ def _check_input(x, width_name: str, width: int, offset, max_len: int, *, any_le
     if t + offset > max_len:
         where = f" starting at position {offset}" if offset else ""
         total = f"offset + length = {offset + t} > " if offset else ""
-        raise ArgumentError(f"sequence length {t}{where} is longer than the positional table ({total}max_len={max_len}); "
-                            "build the module with a larger max_len or feed shorter sequences")
+        raise ArgumentError(f"sequence length {t}{where} is longer than the positional table "
+                            f"({total}max_len={max_len}); build the module with a larger max_len "
+                            "or feed shorter sequences")
 
 
 def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> torch.Tensor:

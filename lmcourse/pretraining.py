@@ -72,7 +72,8 @@ def _special_ids(special_ids, vocab_size: int) -> torch.Tensor:
     if isinstance(special_ids, torch.Tensor):
         ids = special_ids.flatten()
     else:
-        ids = torch.tensor([integer(f"special_ids[{i}]", s, min=0) for i, s in enumerate(special_ids)], dtype=torch.long)
+        ids = torch.tensor([integer(f"special_ids[{i}]", s, min=0) for i, s in enumerate(special_ids)],
+                           dtype=torch.long)
     return token_ids("special_ids", ids, vocab_size).long()
 
 

@@ -10,7 +10,8 @@ shape with the tokens they rule out set to ``-inf``, so a softmax gives them pro
   most likely tokens whose probabilities add up to at least ``p``.
 
 :func:`sample_next` chains them (temperature, then top-k, then top-p, the usual order) and
-draws one token per row; :func:`greedy` takes the arg-max. ``GPT.generate`` uses these.
+draws one token per row; :func:`greedy` takes the arg-max. Notebook 09 writes these for its GPT
+and checks them against this module; ``GPT.generate`` uses them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tokenizers: turning text into integer ids and back.
 
 Notebook 01 builds these from scratch. :class:`CharTokenizer` gives one id per distinct
-character (used by the character-level models of notebooks 02, 04 and 09);
+character (every character-level model from notebook 02 on reads text through it);
 :class:`WordTokenizer` one id per word, with ``<unk>`` for words it never saw; and
 :class:`BPETokenizer` is a byte-level byte-pair-encoding tokenizer, the kind GPT-2 and most
 modern language models use: it starts from the 256 possible bytes, so any Unicode text

@@ -107,13 +107,15 @@ def test_attention_rejects_masks_of_wrong_dtype_or_shape(bad, error, fragment):
      "v must be of shape (T_k, d_v) with T_k=3; got shape (2, 4)"),
     (torch.randn(2, 2, 3, 4), torch.randn(2, 2, 6, 5), torch.randn(2, 2, 6, 4),
      "k must be of shape (?, ?, T_k, d_k) with T_k=6, d_k=4; got shape (2, 2, 6, 5)"),
-    (torch.randn(4), torch.randn(3, 4), torch.randn(3, 4), "q must be a tensor of shape (..., T_q, d_k); got shape (4,)"),
+    (torch.randn(4), torch.randn(3, 4), torch.randn(3, 4),
+     "q must be a tensor of shape (..., T_q, d_k); got shape (4,)"),
     (torch.randn(3, 4), torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4),
      "k must be a torch.float32 tensor; got dtype torch.float64"),
     (torch.ones(3, 4, dtype=torch.long), torch.randn(3, 4), torch.randn(3, 4),
      "q must be a floating-point tensor; got dtype torch.int64"),
     (torch.randn(2, 3, 4), torch.randn(3, 3, 4), torch.randn(3, 3, 4),
-     "q, k and v must have leading axes (batch, heads) that broadcast together; got shapes (2, 3, 4), (3, 3, 4) and (3, 3, 4)"),
+     "q, k and v must have leading axes (batch, heads) that broadcast together; "
+     "got shapes (2, 3, 4), (3, 3, 4) and (3, 3, 4)"),
     ([[1.0]], torch.randn(3, 4), torch.randn(3, 4), "q must be a torch.Tensor; got list"),
 ])
 def test_attention_rejects_mismatched_shapes_and_dtypes_naming_the_argument(q, k, v, message):

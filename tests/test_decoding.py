@@ -153,7 +153,8 @@ def test_beam_search_rejects_bad_arguments(kwargs, fragment):
     (dict(eos_id=6), "eos_id must be an int in [0, 5]; got 6"),
     (dict(eos_id=0, pad_id=-2), "pad_id must be an int >= 0; got -2"),
     (dict(eos_id=0, pad_id=9), "pad_id must be an int in [0, 5]; got 9"),
-    (dict(eos_id=0, prefix=torch.tensor([[1], [6], [0], [0]])), "prefix must be token ids in [0, 6) (the vocabulary size)"),
+    (dict(eos_id=0, prefix=torch.tensor([[1], [6], [0], [0]])),
+     "prefix must be token ids in [0, 6) (the vocabulary size)"),
 ])
 def test_greedy_search_checks_special_ids_against_the_vocabulary(kwargs, fragment):
     prefix = kwargs.pop("prefix", _PREFIX)

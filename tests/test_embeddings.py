@@ -104,7 +104,8 @@ def test_train_word2vec_is_deterministic_and_lowers_the_loss():
 
 def test_train_word2vec_bad_input_errors():
     config = Word2VecConfig(steps=1)
-    with pytest.raises(ValueError, match=re.escape("ids must be token ids in [0, 2) (the vocabulary size); got ids from 0 to 5")):
+    with pytest.raises(ValueError, match=re.escape("ids must be token ids in [0, 2) (the vocabulary size); "
+                                                   "got ids from 0 to 5")):
         train_word2vec([0, 1, 5], [3, 3], config)
     with pytest.raises(ValueError, match="at least 2 words"):
         train_word2vec([0], [3, 3], config)
@@ -180,7 +181,8 @@ def test_train_glove_fits_log_counts():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(X=torch.tensor([[1.0, float("nan")], [1.0, 1.0]])), "X must be finite (no NaN or inf); got 1 non-finite value"),
+    (dict(X=torch.tensor([[1.0, float("nan")], [1.0, 1.0]])),
+     "X must be finite (no NaN or inf); got 1 non-finite value"),
     (dict(X=-torch.ones(2, 2)), "X must hold counts >= 0; got 4 negative values"),
     (dict(dim=0), "dim must be an int >= 1; got 0"),
     (dict(steps=0), "steps must be an int >= 1; got 0"),

@@ -58,8 +58,10 @@ def test_nplm_loss_uses_only_positions_with_a_full_context():
 @pytest.mark.parametrize("make, idx, fragment", [
     (lambda: BigramLM(5), torch.tensor([1, 2]), "idx must be a 2-d tensor (B, T); got shape (2,)"),
     (lambda: BigramLM(5), torch.tensor([[1.0, 2.0]]), "idx must be an integer tensor; got dtype torch.float32"),
-    (lambda: BigramLM(5), torch.tensor([[1, 5]]), "idx must be token ids in [0, 5) (the vocabulary size); got ids from 1 to 5"),
-    (lambda: BigramLM(5), torch.tensor([[-1, 2]]), "idx must be token ids in [0, 5) (the vocabulary size); got ids from -1 to 2"),
+    (lambda: BigramLM(5), torch.tensor([[1, 5]]),
+     "idx must be token ids in [0, 5) (the vocabulary size); got ids from 1 to 5"),
+    (lambda: BigramLM(5), torch.tensor([[-1, 2]]),
+     "idx must be token ids in [0, 5) (the vocabulary size); got ids from -1 to 2"),
     (lambda: NPLM(NPLMConfig(5, context=3)), torch.tensor([[1, 2]]), "idx must hold at least 3 tokens per row"),
 ])
 def test_bad_idx_raises(make, idx, fragment):
@@ -70,7 +72,8 @@ def test_bad_idx_raises(make, idx, fragment):
 
 @pytest.mark.parametrize("model", [BigramLM(5), NPLM(NPLMConfig(5, context=2))], ids=["bigram", "nplm"])
 def test_targets_of_another_shape_than_idx_are_refused(model):
-    with pytest.raises(ArgumentError, match=re.escape("targets must be of shape (B, T) with B=2, T=4; got shape (2, 3)")):
+    with pytest.raises(ArgumentError,
+                       match=re.escape("targets must be of shape (B, T) with B=2, T=4; got shape (2, 3)")):
         model(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ArgumentError, match="targets must be an integer tensor; got dtype torch.float32"):
         model(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 4))

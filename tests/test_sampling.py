@@ -140,7 +140,8 @@ def test_filters_refuse_bad_values_and_non_float_logits():
 def test_logits_holding_nan_or_plus_inf_are_refused(call, bad):
     logits = _logits(0, 2, 5)
     logits[1, 3] = bad
-    with pytest.raises(ArgumentError, match=r"logits must hold no NaN or \+inf \(-inf marks a ruled-out token\); got 1 such value$"):
+    message = r"logits must hold no NaN or \+inf \(-inf marks a ruled-out token\); got 1 such value$"
+    with pytest.raises(ArgumentError, match=message):
         call(logits)
 
 
