@@ -83,8 +83,8 @@ class NGramLM:
 
         ``order`` (default: this model's) may be lower than the fitted order, since a fit
         counts every m-gram up to it; ``k`` defaults to this model's; ``lambdas`` must match the
-        new order (``None``: plain add-k). The counts are shared, not copied. Notebooks 00 and 02
-        use it to sweep orders and smoothing settings after one fit.
+        new order (``None``: plain add-k). The counts are shared, not copied. Notebooks 00, 02 and 04
+        use it to get several orders and smoothing settings out of one fit.
 
         >>> lm = NGramLM(order=3, k=0).fit("abab")
         >>> lm.with_settings(order=2).prob("a", "b")
