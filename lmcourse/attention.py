@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, integer, number, tensor
+
 
 def check_head_sizes(sizes: Mapping[str, int], *, width: str, dropout: float) -> None:
     """Refuse sizes a multi-head model cannot have, with an error naming the field.
@@ -30,13 +32,11 @@ def check_head_sizes(sizes: Mapping[str, int], *, width: str, dropout: float) ->
     ``BertConfig`` all check their sizes with it.
     """
     for name, n in sizes.items():
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int; got {n!r}")
+        integer(name, n, min=1)
     if sizes[width] % sizes["n_head"]:
-        raise ValueError(f"{width} must be divisible by n_head (each head gets {width} // n_head "
-                         f"dimensions); got {width}={sizes[width]}, n_head={sizes['n_head']}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+        raise ArgumentError(f"{width} must be divisible by n_head (each head gets {width} // n_head "
+                            f"dimensions); got {width}={sizes[width]}, n_head={sizes['n_head']}")
+    number("dropout", dropout, min=0, max=1, max_open=True)
 
 
 def causal_mask(t_q: int, t_k: int | None = None, *, device=None) -> torch.Tensor:
@@ -45,12 +45,10 @@ def causal_mask(t_q: int, t_k: int | None = None, *, device=None) -> torch.Tenso
     With ``t_k > t_q`` (queries are the last ``t_q`` positions, as when decoding with a
     cache) the mask is aligned bottom-right: the last query sees every key.
     """
-    t_k = t_q if t_k is None else t_k
-    for name, n in (("t_q", t_q), ("t_k", t_k)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int; got {n!r}")
+    t_q = integer("t_q", t_q, min=1)
+    t_k = t_q if t_k is None else integer("t_k", t_k, min=1)
     if t_k < t_q:
-        raise ValueError(f"t_k must be >= t_q (queries are the last t_q of t_k positions); got t_q={t_q}, t_k={t_k}")
+        raise ArgumentError(f"t_k must be >= t_q (queries are the last t_q of t_k positions); got t_q={t_q}, t_k={t_k}")
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
 
 
@@ -60,9 +58,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     The two singleton axes broadcast over heads and queries: every query may attend to
     every non-padding key.
     """
-    if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2:
-        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-        raise ValueError(f"tokens must be a (B, T) tensor of token ids; got {shape}")
+    tensor("tokens", tokens, shape=("B", "T"), dtype="int")
+    integer("pad_id", pad_id, min=0)
     return (tokens != pad_id)[:, None, None, :]
 
 
@@ -94,11 +91,20 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     ``model.eval()`` turns it off; ``F.scaled_dot_product_attention`` has no such switch and
     drops whenever ``dropout_p > 0``).
     """
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must have the same last dimension d_k; got {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of positions T_k; got {k.shape[-2]} and {v.shape[-2]}")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    sizes: dict[str, int] = {}
+    for name, x, last in (("q", q, ("T_q", "d_k")), ("k", k, ("T_k", "d_k")), ("v", v, ("T_k", "d_v"))):
+        tensor(name, x, dtype="float")
+        if x.ndim < 2:
+            raise ArgumentError(f"{name} must be a tensor of shape (..., {', '.join(last)}); "
+                                f"got shape {tuple(x.shape)}")
+        tensor(name, x, shape=(None,) * (x.ndim - 2) + last, sizes=sizes, dtype=q.dtype)
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ArgumentError(f"q, k and v must have leading axes (batch, heads) that broadcast together; got shapes "
+                            f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}") from None
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else number("scale", scale, min=0, min_open=True)
+    number("dropout_p", dropout_p, min=0, max=1, max_open=True)
     scores = q @ k.transpose(-2, -1) * scale                      # (…, T_q, d_k) @ (…, d_k, T_k) -> (…, T_q, T_k)
     if mask is not None:
         check_mask(mask, scores.shape)
@@ -139,10 +145,12 @@ class MultiHeadAttention(nn.Module):
                 is_causal: bool = False, need_weights: bool = False):
         kv = x if kv is None else kv
         for name, t in (("x", x), ("kv", kv)):
-            if t.ndim != 3 or t.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must be (B, T, d_model={self.d_model}); got {tuple(t.shape)}")
+            if not isinstance(t, torch.Tensor) or t.ndim != 3 or t.shape[-1] != self.d_model:
+                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ArgumentError(f"{name} must be (B, T, d_model={self.d_model}); got {shape}")
+            tensor(name, t, dtype="float")
         if kv.shape[0] != x.shape[0]:
-            raise ValueError(f"x and kv must have the same batch size; got {x.shape[0]} and {kv.shape[0]}")
+            raise ArgumentError(f"kv must have the same batch size as x (B={x.shape[0]}); got shape {tuple(kv.shape)}")
         (b, t_q, c), t_k = x.shape, kv.shape[1]
         q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(kv)), self._heads(self.v_proj(kv))
         if mask is not None:
@@ -170,6 +178,8 @@ def load_torch_mha(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> M
     PyTorch keeps the three input projections stacked in ``in_proj_weight`` (3·d_model, d_model),
     in the order q, k, v; they are split here. Returns ``ours``.
     """
+    if not isinstance(theirs, nn.MultiheadAttention):
+        raise ArgumentError(f"theirs must be a torch.nn.MultiheadAttention; got {type(theirs).__name__}")
     if theirs.embed_dim != ours.d_model or theirs.num_heads != ours.n_head:
         raise ValueError(f"theirs must have embed_dim={ours.d_model} and num_heads={ours.n_head}; "
                          f"got {theirs.embed_dim} and {theirs.num_heads}")

@@ -5,6 +5,8 @@ for every position ``t`` of a block, the model sees ``x[:t+1]`` and must predict
 :func:`split_ids` keeps the first part of a corpus for training and the rest for
 validation (no shuffling, so validation text is text the model has never seen);
 :func:`get_batch` draws ``batch_size`` random blocks of ``block_size`` tokens from it.
+Notebook 02 writes ``get_batch`` and checks it equals this one; every later notebook that
+trains a model draws its batches here.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ from collections.abc import Sequence
 
 import torch
 
+from ._checks import ArgumentError, integer, number, tensor
+
 
 def split_ids(ids: Sequence[int] | torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ``ids`` into ``(train, val)`` 1-D long tensors: the last ``val_fraction`` is validation."""
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number in (0, 1); got {val_fraction!r}")
-    data = torch.as_tensor(ids, dtype=torch.long)
-    if data.dim() != 1:
-        raise ValueError(f"ids must be a 1-D sequence of token ids; got shape {tuple(data.shape)}")
+    number("val_fraction", val_fraction, min=0, max=1, min_open=True, max_open=True)
+    data = torch.as_tensor(ids)
+    tensor("ids", data, ndim=1, dtype="int" if data.numel() else None)   # floats are not ids: no silent truncation
+    data = data.long()
     n_val = int(len(data) * val_fraction)
     if n_val < 2 or len(data) - n_val < 2:
-        raise ValueError(f"ids are too short to split with val_fraction={val_fraction}: {len(data)} ids "
+        raise ArgumentError(f"ids are too short to split with val_fraction={val_fraction}: {len(data)} ids "
                          "leave fewer than 2 on one side")
     return data[: len(data) - n_val], data[len(data) - n_val:]
 
@@ -37,14 +40,11 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, *,
     ``data`` (1-D); the same row of ``y`` is the block one position later, so ``y[b, t]``
     is the token that follows ``x[b, t]``. Pass a seeded ``generator`` for repeatable draws.
     """
-    for name, value in (("batch_size", batch_size), ("block_size", block_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    if not isinstance(data, torch.Tensor) or data.dim() != 1:
-        raise ValueError(f"data must be a 1-D tensor of token ids; got {type(data).__name__} "
-                         f"of shape {tuple(getattr(data, 'shape', ()))}")
+    integer("batch_size", batch_size, min=1)
+    integer("block_size", block_size, min=1)
+    tensor("data", data, ndim=1, dtype="int")
     if len(data) < block_size + 1:
-        raise ValueError(f"data must hold at least block_size+1={block_size + 1} ids; got {len(data)}")
+        raise ArgumentError(f"data must hold at least block_size+1={block_size + 1} ids; got {len(data)}")
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     offsets = torch.arange(block_size)
     x = data[starts[:, None] + offsets]       # (B, T)

@@ -1,11 +1,12 @@
 """Decoding: turning a model's next-token probabilities into a whole output sequence.
 
-Notebook 08 writes greedy search and beam search for the translator; notebook 09's GPT
-reuses them. Both search functions know nothing about the model: they call a
-``next_log_probs(tokens, batch_index)`` function that maps the sequences so far, (N, t)
-token ids, to log-probabilities of the next token, (N, V). ``batch_index`` (N,) says which
-input row each sequence belongs to (beam search keeps ``beam_size`` sequences per input),
-so an encoder–decoder can pick the right source sentence and a decoder-only GPT can ignore it.
+Notebook 08 writes greedy search and beam search for its translator, then uses these (the
+model side is :func:`lmcourse.translation.next_token_fn`). Both search functions know
+nothing about the model: they call a ``next_log_probs(tokens, batch_index)`` function that
+maps the sequences so far, (N, t) token ids, to log-probabilities of the next token, (N, V).
+``batch_index`` (N,) says which input row each sequence belongs to (beam search keeps
+``beam_size`` sequences per input), so an encoder–decoder can pick the right source
+sentence and a decoder-only model can ignore it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from ._checks import ArgumentError, integer, number, tensor, token_ids
 
 LogProbFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,14 +39,28 @@ class SearchResult:
     beam_log_probs: torch.Tensor | None = None
 
 
-def _check_args(prefix, max_new_tokens, eos_id) -> None:
-    if not isinstance(prefix, torch.Tensor) or prefix.ndim != 2 or prefix.shape[1] < 1 or prefix.dtype != torch.long:
-        shape = tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__
-        raise ValueError(f"prefix must be a (B, T) long tensor with T >= 1 (e.g. the <bos> id per row); got {shape}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive int; got {max_new_tokens!r}")
-    if isinstance(eos_id, bool) or not isinstance(eos_id, int) or eos_id < 0:
-        raise ValueError(f"eos_id must be a non-negative int token id; got {eos_id!r}")
+def _check_args(prefix, max_new_tokens, eos_id, pad_id) -> int:
+    """Check what a search is given; returns ``pad_id`` (default ``eos_id``)."""
+    tensor("prefix", prefix, ndim=2, dtype="int")
+    if prefix.shape[1] < 1:
+        raise ArgumentError(f"prefix must hold at least one token per row (e.g. the <bos> id); "
+                            f"got shape {tuple(prefix.shape)}")
+    if int(prefix.min()) < 0:
+        raise ArgumentError(f"prefix must be token ids >= 0; got ids from {int(prefix.min())} to {int(prefix.max())}")
+    integer("max_new_tokens", max_new_tokens, min=1)
+    integer("eos_id", eos_id, min=0)
+    return eos_id if pad_id is None else integer("pad_id", pad_id, min=0)
+
+
+def _check_vocab(logp: torch.Tensor, prefix: torch.Tensor, eos_id: int, pad_id: int) -> None:
+    """Once the first log-probabilities show the vocabulary size V: the prefix and special ids must lie in [0, V).
+
+    (A model that embeds the prefix has checked it already; a bad ``eos_id`` or ``pad_id`` would
+    otherwise never match, or index the wrong column.)"""
+    v = logp.shape[-1]
+    token_ids("prefix", prefix, v)
+    integer("eos_id", eos_id, min=0, max=v - 1)
+    integer("pad_id", pad_id, min=0, max=v - 1)
 
 
 def _log_probs(fn: LogProbFn, tokens: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
@@ -51,7 +68,12 @@ def _log_probs(fn: LogProbFn, tokens: torch.Tensor, batch_index: torch.Tensor) -
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != tokens.shape[0]:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"next_log_probs must return ({tokens.shape[0]}, vocab_size) log-probabilities; got {shape}")
-    return out.float()
+    out = out.float()
+    bad = torch.isnan(out) | (out == float("inf"))
+    if bool(bad.any()):
+        raise ArgumentError(f"next_log_probs must return log-probabilities without NaN or +inf "
+                            f"(-inf is a token of probability 0); got {int(bad.sum())} such values")
+    return out
 
 
 def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -70,16 +92,18 @@ def greedy_search(next_log_probs: LogProbFn, prefix: torch.Tensor, *, max_new_to
 
     A row stops growing once it has produced ``eos_id`` (later positions are ``pad_id``,
     default ``eos_id``); the search ends when every row has, or after ``max_new_tokens``.
+    The prefix, ``eos_id`` and ``pad_id`` must be ids of the vocabulary the model scores.
     """
-    _check_args(prefix, max_new_tokens, eos_id)
-    pad_id = eos_id if pad_id is None else pad_id
+    pad_id = _check_args(prefix, max_new_tokens, eos_id, pad_id)
     b = prefix.shape[0]
     tokens, batch_index = prefix, torch.arange(b, device=prefix.device)
     total = torch.zeros(b, device=prefix.device)
     lengths = torch.zeros(b, dtype=torch.long, device=prefix.device)
     done = torch.zeros(b, dtype=torch.bool, device=prefix.device)
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         logp = _log_probs(next_log_probs, tokens, batch_index)          # (B, V)
+        if step == 0:
+            _check_vocab(logp, prefix, eos_id, pad_id)
         best_logp, best = logp.max(dim=-1)                               # (B,), (B,)
         total += torch.where(done, 0.0, best_logp)
         lengths += (~done).long()
@@ -103,12 +127,9 @@ def beam_search(next_log_probs: LogProbFn, prefix: torch.Tensor, *, beam_size: i
     ``max_new_tokens``; the answer per row is the final hypothesis with the best
     ``log_prob / length_penalty_factor(length, length_penalty)``.
     """
-    _check_args(prefix, max_new_tokens, eos_id)
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive int; got {beam_size!r}")
-    if length_penalty < 0:
-        raise ValueError(f"length_penalty must be >= 0 (0 = rank by total log-probability); got {length_penalty}")
-    pad_id = eos_id if pad_id is None else pad_id
+    pad_id = _check_args(prefix, max_new_tokens, eos_id, pad_id)
+    integer("beam_size", beam_size, min=1)
+    number("length_penalty", length_penalty, min=0)   # 0 = rank by total log-probability
     (b, t0), k, dev = prefix.shape, beam_size, prefix.device
     tokens = prefix[:, None, :].expand(b, k, t0)                          # (B, K, t)
     scores = torch.full((b, k), float("-inf"), device=dev)
@@ -116,8 +137,10 @@ def beam_search(next_log_probs: LogProbFn, prefix: torch.Tensor, *, beam_size: i
     lengths = torch.zeros(b, k, dtype=torch.long, device=dev)
     finished = torch.zeros(b, k, dtype=torch.bool, device=dev)
     batch_index = torch.arange(b, device=dev).repeat_interleave(k)       # row r of the B·K belongs to input r // K
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         logp = _log_probs(next_log_probs, tokens.reshape(b * k, -1), batch_index).view(b, k, -1)  # (B, K, V)
+        if step == 0:
+            _check_vocab(logp, prefix, eos_id, pad_id)
         v = logp.shape[-1]
         frozen = torch.full_like(logp, float("-inf"))
         frozen[..., pad_id] = 0.0                                        # a finished hypothesis can only pad, for free
@@ -137,31 +160,3 @@ def beam_search(next_log_probs: LogProbFn, prefix: torch.Tensor, *, beam_size: i
     beams = tokens.gather(1, order[..., None].expand_as(tokens))
     beam_scores, lengths = scores.gather(1, order), lengths.gather(1, order)
     return SearchResult(beams[:, 0], beam_scores[:, 0], lengths[:, 0], beams, beam_scores)
-
-
-@torch.no_grad()
-def sequence_log_prob(next_log_probs: LogProbFn, prefix: torch.Tensor, continuation: torch.Tensor, *,
-                      eos_id: int) -> torch.Tensor:
-    """The model's total log-probability of ``continuation`` (B, n) after ``prefix`` (B, T0), up to its first eos.
-
-    Used to compare what different searches found, token by token, with the same function
-    the searches call. Positions after the first ``eos_id`` do not count.
-    """
-    _check_args(prefix, 1, eos_id)
-    if continuation.ndim != 2 or continuation.shape[0] != prefix.shape[0]:
-        raise ValueError(f"continuation must be (B={prefix.shape[0]}, n); got {tuple(continuation.shape)}")
-    b = prefix.shape[0]
-    batch_index = torch.arange(b, device=prefix.device)
-    total = torch.zeros(b, device=prefix.device)
-    alive = torch.ones(b, dtype=torch.bool, device=prefix.device)
-    tokens = prefix
-    for j in range(continuation.shape[1]):
-        logp = _log_probs(next_log_probs, tokens, batch_index)
-        tok = continuation[:, j]
-        total += torch.where(alive, logp.gather(1, tok[:, None]).squeeze(1), 0.0)
-        alive = alive & (tok != eos_id)
-        tokens = torch.cat([tokens, tok[:, None]], dim=1)
-    return total
-
-
-__all__ = ["LogProbFn", "SearchResult", "greedy_search", "beam_search", "length_penalty_factor", "sequence_log_prob"]

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, finite_tensor, integer, number, one_of, tensor, token_ids
+
 WORD_RE = r"[a-z]+(?:'[a-z]+)?"
 
 # Word pairs written for notebook 03's analogy test: a : b :: c : d holds for any two pairs.
@@ -50,11 +52,10 @@ class Vocabulary:
     @classmethod
     def build(cls, words: Sequence[str], min_count: int = 5) -> Vocabulary:
         """Keep the words that occur at least ``min_count`` times (ties in count: alphabetical)."""
-        if min_count < 1:
-            raise ValueError(f"min_count must be >= 1; got {min_count}")
+        integer("min_count", min_count, min=1)
         ranked = sorted(((n, w) for w, n in Counter(words).items() if n >= min_count), key=lambda t: (-t[0], t[1]))
         if not ranked:
-            raise ValueError(f"no word occurs min_count={min_count} times; lower min_count or give more text")
+            raise ArgumentError(f"no word occurs min_count={min_count} times; lower min_count or give more text")
         return cls([w for _, w in ranked], [n for n, _ in ranked])
 
     def __len__(self) -> int:
@@ -79,9 +80,8 @@ def skipgram_pairs(ids: Sequence[int], window: int) -> torch.Tensor:
 
     Ordered by centre position, then by context position.
     """
-    if not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int; got {window!r}")
-    ids = torch.as_tensor(list(ids), dtype=torch.long)
+    integer("window", window, min=1)
+    ids = _word_ids(ids)
     n = len(ids)
     pos = torch.arange(n)
     offsets = torch.tensor([o for o in range(-window, window + 1) if o != 0])
@@ -91,14 +91,25 @@ def skipgram_pairs(ids: Sequence[int], window: int) -> torch.Tensor:
     return torch.stack([ids[centre], ids[ctx[ok]]], dim=1)
 
 
+def _word_ids(ids, vocab_size: int | None = None) -> torch.Tensor:
+    """``ids`` (a sequence or tensor of word ids) as a 1-D long tensor; floats are refused, not truncated,
+    and with ``vocab_size`` every id must lie in [0, vocab_size)."""
+    ids = ids if isinstance(ids, torch.Tensor) else torch.as_tensor(list(ids))
+    if ids.numel() == 0:
+        return torch.zeros(0, dtype=torch.long)
+    tensor("ids", ids, ndim=1, dtype="int")
+    if vocab_size is not None:
+        token_ids("ids", ids, vocab_size)
+    return ids.long()
+
+
 def keep_probabilities(counts: Sequence[int], t: float = 1e-4) -> torch.Tensor:
     """Subsampling of frequent words: the chance to keep each word, ``min(1, sqrt(t / f))``.
 
     ``f`` is the word's share of the corpus. Words far more frequent than ``t`` ("the", "and")
     are mostly dropped, which speeds training and lets rarer words get more updates.
     """
-    if t <= 0:
-        raise ValueError(f"t must be > 0; got {t}")
+    number("t", t, min=0, min_open=True)
     c = torch.as_tensor(counts, dtype=torch.float64)
     f = c / c.sum()
     return torch.clamp(torch.sqrt(t / f), max=1.0)
@@ -112,7 +123,7 @@ def subsample(ids: Sequence[int], keep: torch.Tensor, generator: torch.Generator
 
 def noise_distribution(counts: Sequence[int], power: float = 0.75) -> torch.Tensor:
     """Negative samples are drawn from unigram counts raised to ``power`` (3/4 in word2vec), normalised."""
-    p = torch.as_tensor(counts, dtype=torch.float64) ** power
+    p = torch.as_tensor(counts, dtype=torch.float64) ** number("power", power)
     return (p / p.sum()).float()
 
 
@@ -127,6 +138,8 @@ class SkipGram(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int):
         super().__init__()
+        integer("vocab_size", vocab_size, min=1)
+        integer("dim", dim, min=1)
         self.inp = nn.Embedding(vocab_size, dim)   # v: the word vectors we keep
         self.out = nn.Embedding(vocab_size, dim)   # u: used only to train them
         nn.init.uniform_(self.inp.weight, -0.5 / dim, 0.5 / dim)  # word2vec's initialisation
@@ -134,6 +147,10 @@ class SkipGram(nn.Module):
 
     def forward(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
         """centre, context: (B,) ids; negatives: (B, K) ids. Returns the scalar loss."""
+        sizes: dict[str, int] = {}
+        tensor("centre", centre, shape=("B",), sizes=sizes, dtype="int")
+        tensor("context", context, shape=("B",), sizes=sizes, dtype="int")
+        tensor("negatives", negatives, shape=("B", "K"), sizes=sizes, dtype="int")
         v = self.inp(centre)                                            # (B, D)
         pos = (self.out(context) * v).sum(-1)                           # (B,)
         neg = torch.bmm(self.out(negatives), v.unsqueeze(-1)).squeeze(-1)  # (B, K, D) @ (B, D, 1) -> (B, K)
@@ -157,6 +174,12 @@ class Word2VecConfig:
     steps: int = 3000
     lr: float = 0.01
 
+    def __post_init__(self):
+        for name in ("dim", "window", "negatives", "batch_size", "steps"):
+            integer(name, getattr(self, name), min=1)
+        number("subsample_t", self.subsample_t, min=0, min_open=True)
+        number("lr", self.lr, min=0, min_open=True)
+
 
 def train_word2vec(ids: Sequence[int], counts: Sequence[int], config: Word2VecConfig, *, seed: int = 0,
                    on_step=None) -> SkipGram:
@@ -167,12 +190,13 @@ def train_word2vec(ids: Sequence[int], counts: Sequence[int], config: Word2VecCo
     per pair from :func:`noise_distribution`. ``on_step(step, loss)`` is called every step.
     """
     if len(counts) < 2:
-        raise ValueError(f"counts must cover a vocabulary of at least 2 words; got {len(counts)}")
-    ids = torch.as_tensor(list(ids), dtype=torch.long)
+        raise ArgumentError(f"counts must cover a vocabulary of at least 2 words; got {len(counts)}")
+    if not isinstance(config, Word2VecConfig):
+        raise ArgumentError(f"config must be a Word2VecConfig; got {type(config).__name__}")
+    integer("seed", seed)
+    ids = _word_ids(ids, len(counts))
     if len(ids) < 2:
-        raise ValueError(f"ids must hold at least 2 words; got {len(ids)}")
-    if int(ids.max()) >= len(counts) or int(ids.min()) < 0:
-        raise ValueError(f"ids must be in [0, {len(counts)}) to match counts; got {int(ids.min())}..{int(ids.max())}")
+        raise ArgumentError(f"ids must hold at least 2 words; got {len(ids)}")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = SkipGram(len(counts), config.dim)
@@ -183,7 +207,7 @@ def train_word2vec(ids: Sequence[int], counts: Sequence[int], config: Word2VecCo
         if cursor + config.batch_size > len(pairs):   # a new pass: fresh subsample and shuffle
             pairs = skipgram_pairs(subsample(ids, keep, gen).tolist(), config.window)
             if len(pairs) == 0:
-                raise ValueError("subsampling left no pairs; raise subsample_t or give more text")
+                raise ArgumentError("subsampling left no pairs; raise subsample_t or give more text")
             pairs, cursor = pairs[torch.randperm(len(pairs), generator=gen)], 0
         batch = pairs[cursor:cursor + config.batch_size]
         cursor += config.batch_size
@@ -205,12 +229,10 @@ def cooccurrence_matrix(ids: Sequence[int], vocab_size: int, window: int, *, wei
     ``weighting="harmonic"`` adds 1/d for a pair d words apart (as GloVe does);
     ``"uniform"`` adds 1 for every pair in the window.
     """
-    if weighting not in ("harmonic", "uniform"):
-        raise ValueError(f"weighting must be 'harmonic' or 'uniform'; got {weighting!r}")
-    ids = torch.as_tensor(list(ids), dtype=torch.long)
-    if len(ids) and (int(ids.max()) >= vocab_size or int(ids.min()) < 0):
-        raise ValueError(f"ids must be in [0, {vocab_size}); got values from {int(ids.min())} to {int(ids.max())}")
-    pairs = skipgram_pairs(ids.tolist(), window)
+    one_of("weighting", weighting, ("harmonic", "uniform"))
+    integer("vocab_size", vocab_size, min=1)
+    ids = _word_ids(ids, vocab_size)
+    pairs = skipgram_pairs(ids, window)
     n = len(ids)
     pos = torch.arange(n)
     offsets = torch.tensor([o for o in range(-window, window + 1) if o != 0])
@@ -234,6 +256,8 @@ def ppmi(X: torch.Tensor) -> torch.Tensor:
 def svd_embeddings(M: torch.Tensor, dim: int) -> torch.Tensor:
     """Rows of ``U_k sqrt(S_k)`` from the truncated SVD of ``M``, shape (V, dim): count-based word vectors."""
     M = torch.as_tensor(M, dtype=torch.float64)
+    tensor("M", M, ndim=2)
+    integer("dim", dim, min=1, max=min(M.shape))
     if dim >= min(M.shape) // 4:
         U, S, _ = torch.linalg.svd(M, full_matrices=False)
     else:  # a randomized SVD is far faster when only a few directions are kept
@@ -243,7 +267,17 @@ def svd_embeddings(M: torch.Tensor, dim: int) -> torch.Tensor:
 
 def glove_weight(X: torch.Tensor, x_max: float = 100.0, alpha: float = 0.75) -> torch.Tensor:
     """GloVe's weighting f(x) = min(1, (x / x_max)^alpha): rare pairs count less, frequent ones are capped."""
+    _check_glove_numbers(x_max, alpha)
+    return _weight(X, x_max, alpha)
+
+
+def _weight(X: torch.Tensor, x_max: float, alpha: float) -> torch.Tensor:
     return torch.clamp((X / x_max) ** alpha, max=1.0)
+
+
+def _check_glove_numbers(x_max, alpha) -> None:
+    number("x_max", x_max, min=0, min_open=True)
+    number("alpha", alpha, min=0)
 
 
 def glove_loss(W, W_ctx, b, b_ctx, X, x_max: float = 100.0, alpha: float = 0.75) -> torch.Tensor:
@@ -251,13 +285,14 @@ def glove_loss(W, W_ctx, b, b_ctx, X, x_max: float = 100.0, alpha: float = 0.75)
 
     W, W_ctx: (V, D); b, b_ctx: (V,); X: (V, V) co-occurrence counts.
     """
+    _check_glove_numbers(x_max, alpha)
     i, j = torch.nonzero(X > 0, as_tuple=True)
     return _glove_loss_on(W, W_ctx, b, b_ctx, i, j, X[i, j], x_max, alpha)
 
 
 def _glove_loss_on(W, W_ctx, b, b_ctx, i, j, x, x_max, alpha):
     pred = (W[i] * W_ctx[j]).sum(-1) + b[i] + b_ctx[j]                 # (nnz,)
-    return (glove_weight(x, x_max, alpha) * (pred - torch.log(x)) ** 2).sum()
+    return (_weight(x, x_max, alpha) * (pred - torch.log(x)) ** 2).sum()
 
 
 def train_glove(X: torch.Tensor, dim: int, steps: int = 500, lr: float = 0.05, *, seed: int = 0,
@@ -270,7 +305,15 @@ def train_glove(X: torch.Tensor, dim: int, steps: int = 500, lr: float = 0.05, *
     """
     X = torch.as_tensor(X, dtype=torch.float32)
     if X.ndim != 2 or X.shape[0] != X.shape[1]:
-        raise ValueError(f"X must be a square (V, V) matrix; got shape {tuple(X.shape)}")
+        raise ArgumentError(f"X must be a square (V, V) matrix; got shape {tuple(X.shape)}")
+    finite_tensor("X", X)
+    if bool((X < 0).any()):
+        raise ArgumentError(f"X must hold counts >= 0; got {int((X < 0).sum())} negative values")
+    integer("dim", dim, min=1)
+    integer("steps", steps, min=1)
+    number("lr", lr, min=0, min_open=True)
+    integer("seed", seed)
+    _check_glove_numbers(x_max, alpha)
     g = torch.Generator().manual_seed(seed)
     V = X.shape[0]
     W = ((torch.rand(V, dim, generator=g) - 0.5) / dim).requires_grad_()
@@ -298,12 +341,13 @@ def cosine_matrix(A: torch.Tensor, B: torch.Tensor | None = None) -> torch.Tenso
     A = torch.as_tensor(A, dtype=torch.float32)
     B = A if B is None else torch.as_tensor(B, dtype=torch.float32)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1]:
-        raise ValueError(f"A and B must be (N, D) and (M, D); got {tuple(A.shape)} and {tuple(B.shape)}")
+        raise ArgumentError(f"A and B must be (N, D) and (M, D); got {tuple(A.shape)} and {tuple(B.shape)}")
     return F.normalize(A, dim=1) @ F.normalize(B, dim=1).T
 
 
 def nearest(E: torch.Tensor, vocab: Vocabulary, word: str, k: int = 5) -> list[tuple[str, float]]:
     """The ``k`` words whose vectors have the highest cosine similarity with ``word``'s (itself excluded)."""
+    integer("k", k, min=1)
     sims = cosine_matrix(E[vocab.index(word)][None], E)[0]
     sims[vocab.index(word)] = -float("inf")
     top = torch.topk(sims, min(k, len(vocab) - 1))
@@ -312,6 +356,7 @@ def nearest(E: torch.Tensor, vocab: Vocabulary, word: str, k: int = 5) -> list[t
 
 def analogy(E: torch.Tensor, vocab: Vocabulary, a: str, b: str, c: str, k: int = 1) -> list[str]:
     """Solve a : b :: c : ? by the word nearest to ``b - a + c`` (cosine), excluding a, b and c (3CosAdd)."""
+    integer("k", k, min=1)
     ia, ib, ic = (vocab.index(w) for w in (a, b, c))
     En = F.normalize(torch.as_tensor(E, dtype=torch.float32), dim=1)
     sims = En @ F.normalize(En[ib] - En[ia] + En[ic], dim=0)
@@ -327,6 +372,6 @@ def analogy_accuracy(E: torch.Tensor, vocab: Vocabulary, pairs: Sequence[tuple[s
     usable = [(a, b) for a, b in pairs if a in vocab.stoi and b in vocab.stoi]
     questions = [(a, b, c, d) for a, b in usable for c, d in usable if (a, b) != (c, d)]
     if not questions:
-        raise ValueError("pairs must contain at least two pairs whose words are all in the vocabulary")
+        raise ArgumentError("pairs must contain at least two pairs whose words are all in the vocabulary")
     hits = sum(d in analogy(E, vocab, a, b, c, k) for a, b, c, d in questions)
     return hits / len(questions), len(questions)

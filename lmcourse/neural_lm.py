@@ -6,7 +6,8 @@ approaches the counted bigram probabilities. :class:`NPLM` is the neural probabi
 language model of Bengio, Ducharme, Vincent and Jauvin (JMLR 3, 2003): look up an
 embedding for each of the previous ``context`` tokens, concatenate them, pass them through
 a ``tanh`` hidden layer, and score every token of the vocabulary with a softmax. Both
-follow the course convention ``model(idx, targets) -> (logits, loss)``.
+follow the course convention ``model(idx, targets) -> (logits, loss)``. Notebook 02 builds
+both; notebook 04 trains an NPLM again to compare it with the LSTM.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import ArgumentError, integer, tensor, token_ids
 
-def _check_idx(idx: torch.Tensor, vocab_size: int, min_len: int = 1) -> None:
-    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
-        raise ValueError(f"idx must be a (B, T) tensor of token ids (torch.long); got "
-                         f"{getattr(idx, 'dtype', type(idx).__name__)} of shape {tuple(getattr(idx, 'shape', ()))}")
+
+def _check_idx(idx: torch.Tensor, targets: torch.Tensor | None, vocab_size: int, min_len: int = 1) -> None:
+    """idx (B, T) token ids in [0, vocab_size) with T >= min_len; targets, if given, integers of the same shape."""
+    sizes: dict[str, int] = {}
+    tensor("idx", idx, shape=("B", "T"), sizes=sizes)
+    token_ids("idx", idx, vocab_size)
     if idx.shape[1] < min_len:
-        raise ValueError(f"idx must hold at least {min_len} tokens per row (the context); got {idx.shape[1]}")
-    if idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
-        raise ValueError(f"idx must hold ids in [0, {vocab_size}); got values in [{idx.min()}, {idx.max()}]")
+        raise ArgumentError(f"idx must hold at least {min_len} tokens per row (the context); got {idx.shape[1]}")
+    if targets is not None:
+        tensor("targets", targets, shape=("B", "T"), sizes=sizes, dtype="int")
 
 
 class BigramLM(nn.Module):
@@ -36,14 +40,12 @@ class BigramLM(nn.Module):
 
     def __init__(self, vocab_size: int):
         super().__init__()
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be an integer >= 1; got {vocab_size!r}")
-        self.vocab_size = vocab_size
+        self.vocab_size = integer("vocab_size", vocab_size, min=1)
         self.logits_table = nn.Embedding(vocab_size, vocab_size)  # row a: logits of the token after a
         nn.init.zeros_(self.logits_table.weight)                  # start from the uniform distribution
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        _check_idx(idx, self.vocab_size)
+        _check_idx(idx, targets, self.vocab_size)
         logits = self.logits_table(idx)  # (B, T) -> (B, T, V)
         loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         return logits, loss
@@ -61,9 +63,7 @@ class NPLMConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "context", "n_embd", "n_hidden"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+            integer(name, getattr(self, name), min=1)
 
 
 class NPLM(nn.Module):
@@ -86,7 +86,7 @@ class NPLM(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         n = self.config.context
-        _check_idx(idx, self.config.vocab_size, min_len=n)
+        _check_idx(idx, targets, self.config.vocab_size, min_len=n)
         windows = idx.unfold(1, n, 1)                  # (B, T) -> (B, T-n+1, n): each window's context
         x = self.embed(windows).flatten(2)             # (B, T-n+1, n, m) -> (B, T-n+1, n*m)
         logits = self.out(torch.tanh(self.hidden(x)))  # (B, T-n+1, V)

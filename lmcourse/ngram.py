@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from itertools import accumulate
 
+from ._checks import ArgumentError, integer, number
+
 
 class NGramLM:
     """An order-``order`` n-gram model with add-``k`` smoothing, optionally interpolated.
@@ -33,17 +35,15 @@ class NGramLM:
     """
 
     def __init__(self, order: int = 2, k: float = 1.0, lambdas: Sequence[float] | None = None):
-        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be an integer >= 1; got {order!r}")
-        if isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0 or math.isinf(k):
-            raise ValueError(f"k must be a finite number >= 0; got {k!r}")
+        order = integer("order", order, min=1)
+        k = number("k", k, min=0)
         if lambdas is not None:
-            lambdas = tuple(float(w) for w in lambdas)
+            lambdas = tuple(number(f"lambdas[{m}]", w, min=0) for m, w in enumerate(lambdas))
             if len(lambdas) != order:
-                raise ValueError(f"lambdas must hold one weight per order (order={order}); got {len(lambdas)}")
-            if any(not w >= 0 for w in lambdas) or not math.isclose(sum(lambdas), 1.0, abs_tol=1e-9):
-                raise ValueError(f"lambdas must be non-negative and sum to 1; got {lambdas}")
-        self.order, self.k, self.lambdas = order, float(k), lambdas
+                raise ArgumentError(f"lambdas must hold one weight per order (order={order}); got {len(lambdas)}")
+            if not math.isclose(sum(lambdas), 1.0, abs_tol=1e-9):
+                raise ArgumentError(f"lambdas must sum to 1; got {lambdas} (sum {sum(lambdas):g})")
+        self.order, self.k, self.lambdas = order, k, lambdas
         self.counts: dict[tuple, Counter] = defaultdict(Counter)  # full-order counts: context -> next-token counts
         self.vocab: list[Hashable] = []
         self._counts: list[dict[tuple, Counter]] = []  # _counts[m-1]: counts of order m
@@ -83,8 +83,8 @@ class NGramLM:
 
         ``order`` (default: this model's) may be lower than the fitted order, since a fit
         counts every m-gram up to it; ``k`` defaults to this model's; ``lambdas`` must match the
-        new order (``None``: plain add-k). The counts are shared, not copied. Notebooks 00 and 02
-        use it to sweep orders and smoothing settings after one fit.
+        new order (``None``: plain add-k). The counts are shared, not copied. Notebooks 00, 02 and 04
+        use it to get several orders and smoothing settings out of one fit.
 
         >>> lm = NGramLM(order=3, k=0).fit("abab")
         >>> lm.with_settings(order=2).prob("a", "b")
@@ -92,9 +92,7 @@ class NGramLM:
         """
         if not self._counts:
             raise RuntimeError("the model has not been fitted yet: call fit(tokens) first")
-        order = self.order if order is None else order
-        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= self.order:
-            raise ValueError(f"order must be an integer from 1 to the fitted order {self.order}; got {order!r}")
+        order = self.order if order is None else integer("order", order, min=1, max=self.order)  # <= fitted order
         new = NGramLM(order=order, k=self.k if k is None else k, lambdas=lambdas)
         new.vocab = self.vocab
         new._counts, new._totals = self._counts[:order], self._totals[:order]
@@ -153,8 +151,7 @@ class NGramLM:
 
     def generate(self, start: Sequence[Hashable], length: int, *, seed: int = 0):
         """Sample ``length`` tokens after ``start`` (a string in gives a string out)."""
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ValueError(f"length must be an integer >= 0; got {length!r}")
+        integer("length", length, min=0)
         rng = random.Random(seed)
         out = list(start)
         for _ in range(length):

@@ -14,17 +14,26 @@ import math
 import torch
 import torch.nn as nn
 
-
-def _positive_int(name: str, n) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int; got {n!r}")
+from ._checks import ArgumentError, integer, number, tensor
 
 
-def _check_length(t: int, max_len: int, offset: int = 0) -> None:
+def _check_input(x, width_name: str, width: int, offset, max_len: int, *, any_lead: bool = False) -> None:
+    """``x`` must be (B, T, width) — or (…, T, width) with ``any_lead`` — floating point, and rows
+    ``offset … offset + T - 1`` must exist in a table of ``max_len`` positions."""
+    layout = f"(..., T, {width_name}={width})" if any_lead else f"(B, T, {width_name}={width})"
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentError(f"x must be a {layout} tensor; got {type(x).__name__}")
+    if (x.ndim < 2 if any_lead else x.ndim != 3) or x.shape[-1] != width:
+        raise ArgumentError(f"x must be {layout}; got {tuple(x.shape)}")
+    tensor("x", x, dtype="float")
+    offset = integer("offset", offset, min=0)
+    t = x.shape[-2]
     if t + offset > max_len:
         where = f" starting at position {offset}" if offset else ""
-        raise ValueError(f"sequence length {t}{where} is longer than the positional table (max_len={max_len}); "
-                         "build the module with a larger max_len or feed shorter sequences")
+        total = f"offset + length = {offset + t} > " if offset else ""
+        raise ArgumentError(f"sequence length {t}{where} is longer than the positional table "
+                            f"({total}max_len={max_len}); build the module with a larger max_len "
+                            "or feed shorter sequences")
 
 
 def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
@@ -33,10 +42,11 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> torch
     Each pair of columns is a sine/cosine of one frequency; frequencies fall geometrically
     from 1 to 1/base across the pairs, so ``d_model`` must be even.
     """
-    _positive_int("max_len", max_len)
-    _positive_int("d_model", d_model)
+    integer("max_len", max_len, min=1)
+    integer("d_model", d_model, min=1)
+    number("base", base, min=0, min_open=True)
     if d_model % 2:
-        raise ValueError(f"d_model must be even (sine and cosine come in pairs); got {d_model}")
+        raise ArgumentError(f"d_model must be even (sine and cosine come in pairs); got {d_model}")
     pos = torch.arange(max_len, dtype=torch.float32)[:, None]                        # (L, 1)
     inv_freq = torch.exp(-math.log(base) * torch.arange(0, d_model, 2).float() / d_model)  # (d/2,)
     table = torch.zeros(max_len, d_model)
@@ -54,9 +64,7 @@ class SinusoidalPositions(nn.Module):
         self.register_buffer("table", sinusoidal_table(max_len, d_model, base), persistent=False)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must be (B, T, d_model={self.d_model}); got {tuple(x.shape)}")
-        _check_length(x.shape[1], self.max_len, offset)
+        _check_input(x, "d_model", self.d_model, offset, self.max_len)
         return x + self.table[offset:offset + x.shape[1]].to(x.dtype)
 
 
@@ -65,15 +73,12 @@ class LearnedPositions(nn.Module):
 
     def __init__(self, max_len: int, d_model: int):
         super().__init__()
-        _positive_int("max_len", max_len)
-        _positive_int("d_model", d_model)
-        self.d_model, self.max_len = d_model, max_len
+        self.d_model = integer("d_model", d_model, min=1)
+        self.max_len = integer("max_len", max_len, min=1)
         self.embedding = nn.Embedding(max_len, d_model)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must be (B, T, d_model={self.d_model}); got {tuple(x.shape)}")
-        _check_length(x.shape[1], self.max_len, offset)
+        _check_input(x, "d_model", self.d_model, offset, self.max_len)
         pos = torch.arange(offset, offset + x.shape[1], device=x.device)
         return x + self.embedding(pos)                                    # (T, C) broadcasts over B
 
@@ -95,10 +100,11 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, max_len: int = 1024, base: float = 10000.0):
         super().__init__()
-        _positive_int("head_dim", head_dim)
-        _positive_int("max_len", max_len)
+        integer("head_dim", head_dim, min=1)
+        integer("max_len", max_len, min=1)
+        number("base", base, min=0, min_open=True)
         if head_dim % 2:
-            raise ValueError(f"head_dim must be even (dimensions are rotated in pairs); got {head_dim}")
+            raise ArgumentError(f"head_dim must be even (dimensions are rotated in pairs); got {head_dim}")
         self.head_dim, self.max_len = head_dim, max_len
         inv_freq = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)          # (hs/2,)
         angles = torch.arange(max_len).float()[:, None] * inv_freq                     # (L, hs/2)
@@ -107,10 +113,8 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        if x.ndim < 2 or x.shape[-1] != self.head_dim:
-            raise ValueError(f"x must be (..., T, head_dim={self.head_dim}); got {tuple(x.shape)}")
+        _check_input(x, "head_dim", self.head_dim, offset, self.max_len, any_lead=True)
         t = x.shape[-2]
-        _check_length(t, self.max_len, offset)
         cos = self.cos[offset:offset + t].to(x.dtype)
         sin = self.sin[offset:offset + t].to(x.dtype)
         return x * cos + rotate_half(x) * sin

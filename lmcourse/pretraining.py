@@ -21,12 +21,9 @@ from collections.abc import Sequence
 
 import torch
 
+from ._checks import ArgumentError, integer, probability, token_ids
+
 IGNORE_INDEX = -100   # label value that F.cross_entropy skips (its default ignore_index)
-
-
-def _check_prob(name: str, p) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1]; got {p!r}")
 
 
 def mask_tokens(ids: torch.Tensor, *, mask_id: int, vocab_size: int, special_ids: Sequence[int] = (),
@@ -41,19 +38,18 @@ def mask_tokens(ids: torch.Tensor, *, mask_id: int, vocab_size: int, special_ids
     draws happen in the same order as ``transformers.DataCollatorForLanguageModeling``, so
     with the same seed both give the same result. ``ids`` is not modified.
     """
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.dtype != torch.long:
-        got = (tuple(ids.shape), ids.dtype) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise ValueError(f"ids must be a (B, T) tensor of torch.long token ids; got {got}")
+    vocab_size = integer("vocab_size", vocab_size, min=1)
+    token_ids("ids", ids, vocab_size, ndim=2)
+    mask_id = integer("mask_id", mask_id, min=0, max=vocab_size - 1)
+    special_ids = _special_ids(special_ids, vocab_size)
     for name, p in (("mask_prob", mask_prob), ("mask_replace_prob", mask_replace_prob),
                     ("random_replace_prob", random_replace_prob)):
-        _check_prob(name, p)
+        probability(name, p)
     if mask_replace_prob + random_replace_prob > 1.0 + 1e-9:
-        raise ValueError(f"mask_replace_prob + random_replace_prob must be <= 1; got "
-                         f"{mask_replace_prob} + {random_replace_prob}")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive int; got {vocab_size!r}")
+        raise ArgumentError(f"mask_replace_prob + random_replace_prob must be <= 1; got "
+                            f"{mask_replace_prob} + {random_replace_prob}")
     inputs, labels = ids.clone(), ids.clone()
-    special = torch.isin(ids, torch.as_tensor(list(special_ids), dtype=torch.long))
+    special = torch.isin(ids, special_ids.to(ids.device))
     probs = torch.full(ids.shape, float(mask_prob)).masked_fill(special, 0.0)
     picked = torch.bernoulli(probs, generator=generator).bool()                       # ~15 % of real tokens
     labels[~picked] = IGNORE_INDEX                                                    # loss only where picked
@@ -67,6 +63,18 @@ def mask_tokens(ids: torch.Tensor, *, mask_id: int, vocab_size: int, special_ids
     random_ids = torch.randint(vocab_size, ids.shape, dtype=torch.long, generator=generator)
     inputs[to_random] = random_ids[to_random]                                         # 10 %: random token
     return inputs, labels                                                             # 10 %: unchanged
+
+
+def _special_ids(special_ids, vocab_size: int) -> torch.Tensor:
+    """``special_ids`` (a list, tuple or tensor of ids) as a 1-D long tensor, each id in [0, vocab_size)."""
+    if isinstance(special_ids, (str, bytes)) or not isinstance(special_ids, (Sequence, torch.Tensor)):
+        raise ArgumentError(f"special_ids must be a sequence of token ids; got {type(special_ids).__name__}")
+    if isinstance(special_ids, torch.Tensor):
+        ids = special_ids.flatten()
+    else:
+        ids = torch.tensor([integer(f"special_ids[{i}]", s, min=0) for i, s in enumerate(special_ids)],
+                           dtype=torch.long)
+    return token_ids("special_ids", ids, vocab_size).long()
 
 
 def mlm_batch(data: torch.Tensor, batch_size: int, block_size: int, *, mask_id: int, vocab_size: int,
@@ -93,6 +101,8 @@ def pack_pair(a: Sequence[int], b: Sequence[int], *, cls_id: int, sep_id: int) -
     Returns ``(input_ids, token_type_ids)``, two lists of length ``len(a) + len(b) + 3``;
     the segment id is 0 for ``[CLS]``, ``a`` and the first ``[SEP]``, 1 for ``b`` and the last.
     """
+    integer("cls_id", cls_id, min=0)
+    integer("sep_id", sep_id, min=0)
     for name, seg in (("a", a), ("b", b)):
         if isinstance(seg, (str, bytes)) or not isinstance(seg, Sequence) or len(seg) == 0:
             raise ValueError(f"{name} must be a non-empty sequence of token ids; got {seg!r:.60}")
@@ -110,8 +120,7 @@ def _adjacent_pair_examples(documents, n, *, cls_id, sep_id, rng, min_documents,
     if len(documents) < min_documents:
         raise ValueError(f"documents must hold at least 2 documents (NotNext segments come from another one); "
                          f"got {len(documents)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    integer("n", n, min=1)
     rng = rng or random.Random()
     examples = []
     for _ in range(n):
@@ -154,5 +163,3 @@ def sop_examples(documents: Sequence[Sequence[Sequence[int]]], n: int, *, cls_id
     return _adjacent_pair_examples(documents, n, cls_id=cls_id, sep_id=sep_id, rng=rng, min_documents=1,
                                    negative=lambda rng, d, a, b: (b, a))
 
-
-__all__ = ["IGNORE_INDEX", "mask_tokens", "mlm_batch", "pack_pair", "nsp_examples", "sop_examples"]

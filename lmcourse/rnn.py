@@ -18,10 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _check_size(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+from ._checks import ArgumentError, integer, number, one_of, tensor, token_ids
 
 
 class RNNCell(nn.Module):
@@ -33,11 +30,9 @@ class RNNCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r} "
-                             "(the state of an RNN uses tanh; sigmoid belongs to gates)")
+        integer("input_size", input_size, min=1)
+        integer("hidden_size", hidden_size, min=1)
+        one_of("nonlinearity", nonlinearity, ("tanh", "relu"))   # the state uses tanh; sigmoid belongs to gates
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
@@ -46,9 +41,13 @@ class RNNCell(nn.Module):
         _init_uniform(self, hidden_size)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        _check_input(x, self.input_size)
+        sizes = _check_step(self, x)
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_size)
+        tensor("h", h, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
+        return self._step(x, h)
+
+    def _step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         pre = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh  # (B, H)
         return torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
 
@@ -65,8 +64,8 @@ class LSTMCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
+        integer("input_size", input_size, min=1)
+        integer("hidden_size", hidden_size, min=1)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
@@ -75,10 +74,15 @@ class LSTMCell(nn.Module):
         _init_uniform(self, hidden_size)
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
-        _check_input(x, self.input_size)
+        sizes = _check_step(self, x)
         if state is None:
             zeros = x.new_zeros(x.shape[0], self.hidden_size)
             state = (zeros, zeros)
+        for name, t in zip(("h", "c"), _pair(state, "(h, c)")):
+            tensor(name, t, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
+        return self._step(x, state)
+
+    def _step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
         h, c = state
         gates = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=1)                                                 # 4 x (B, H)
@@ -98,7 +102,7 @@ class LSTM(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
         super().__init__()
-        _check_size("num_layers", num_layers)
+        integer("num_layers", num_layers, min=1)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.cells = nn.ModuleList(
             LSTMCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(num_layers))
@@ -118,20 +122,21 @@ class LSTM(nn.Module):
         return ours.to(lstm.weight_ih_l0.device, lstm.weight_ih_l0.dtype)
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"x must be (B, T, input_size={self.input_size}); got shape "
-                             f"{tuple(getattr(x, 'shape', ()))}")
+        sizes = {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers}
+        tensor("x", x, shape=("B", "T", "input_size"), sizes=sizes, dtype="float")
         B, T, _ = x.shape
         if state is None:
             zeros = x.new_zeros(self.num_layers, B, self.hidden_size)
             state = (zeros, zeros)
+        for name, t in zip(("h0", "c0"), _pair(state, "(h0, c0)")):
+            tensor(name, t, shape=("num_layers", "B", "hidden_size"), sizes=sizes, dtype=x.dtype)
         h_last, c_last = [], []
         layer_input = x
         for layer, cell in enumerate(self.cells):
             h, c = state[0][layer], state[1][layer]
             outputs = []
             for t in range(T):
-                h, c = cell(layer_input[:, t], (h, c))
+                h, c = cell._step(layer_input[:, t], (h, c))
                 outputs.append(h)
             layer_input = torch.stack(outputs, dim=1)  # (B, T, H): the next layer's input
             h_last.append(h)
@@ -147,12 +152,12 @@ def hidden_grad_norms(cell: RNNCell | LSTMCell, x: torch.Tensor) -> torch.Tensor
     one Jacobian per step, so these norms shrink (vanish) or grow (explode) with ``T - t``.
     """
     if not isinstance(cell, (RNNCell, LSTMCell)):
-        raise ValueError(f"cell must be an RNNCell or LSTMCell; got {type(cell).__name__}")
-    if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        raise ValueError(f"x must be (B, T, I); got shape {tuple(getattr(x, 'shape', ()))}")
-    state, hs = None, []
+        raise ArgumentError(f"cell must be an RNNCell or LSTMCell; got {type(cell).__name__}")
+    tensor("x", x, shape=("B", "T", "input_size"), sizes={"input_size": cell.input_size}, dtype="float")
+    zeros = x.new_zeros(x.shape[0], cell.hidden_size)
+    state, hs = (zeros if isinstance(cell, RNNCell) else (zeros, zeros)), []
     for t in range(x.shape[1]):
-        state = cell(x[:, t], state)
+        state = cell._step(x[:, t], state)
         h = state[0] if isinstance(state, tuple) else state
         h.retain_grad()
         hs.append(h)
@@ -172,9 +177,8 @@ class CharLSTMConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "n_embd", "n_hidden", "n_layer"):
-            _check_size(name, getattr(self, name))
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+            integer(name, getattr(self, name), min=1)
+        number("dropout", self.dropout, min=0, max=1, max_open=True)
 
 
 class CharLSTM(nn.Module):
@@ -193,16 +197,13 @@ class CharLSTM(nn.Module):
         self.head = nn.Linear(c.n_hidden, c.vocab_size)
 
     def _run(self, idx: torch.Tensor, state=None):
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
-            raise ValueError(f"idx must be a (B, T) tensor of token ids (torch.long); got shape "
-                             f"{tuple(getattr(idx, 'shape', ()))}")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
-            raise ValueError(f"idx must hold ids in [0, {self.config.vocab_size}); got values in "
-                             f"[{idx.min()}, {idx.max()}]")
         out, state = self.lstm(self.embed(idx), state)  # (B, T, C) -> (B, T, H)
         return self.head(out), state                    # (B, T, V)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        sizes = _check_idx(idx, self.config.vocab_size)
+        if targets is not None:
+            tensor("targets", targets, shape=("B", "T"), sizes=sizes, dtype="int")
         logits, _ = self._run(idx)
         loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         return logits, loss
@@ -215,9 +216,9 @@ class CharLSTM(nn.Module):
         The prompt is read once; then each new token is fed back with the carried ``(h, c)``,
         so a step costs the same however long the text already is.
         """
-        _check_size("max_new_tokens", max_new_tokens)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {temperature!r}")
+        _check_idx(idx, self.config.vocab_size)
+        integer("max_new_tokens", max_new_tokens, min=1)
+        number("temperature", temperature, min=0, min_open=True)
         was_training = self.training
         self.eval()
         logits, state = self._run(idx)
@@ -238,6 +239,21 @@ def _init_uniform(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(p, -bound, bound)
 
 
-def _check_input(x: torch.Tensor, input_size: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != input_size:
-        raise ValueError(f"x must be (B, input_size={input_size}); got shape {tuple(getattr(x, 'shape', ()))}")
+def _check_step(cell: RNNCell | LSTMCell, x) -> dict[str, int]:
+    """Check a cell's input x (B, input_size); returns the sizes its state must agree with."""
+    sizes = {"input_size": cell.input_size, "hidden_size": cell.hidden_size}
+    tensor("x", x, shape=("B", "input_size"), sizes=sizes, dtype="float")
+    return sizes
+
+
+def _pair(state, names: str) -> tuple:
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise ArgumentError(f"state must be a pair {names}; got {type(state).__name__}")
+    return tuple(state)
+
+
+def _check_idx(idx, vocab_size: int) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    tensor("idx", idx, shape=("B", "T"), sizes=sizes)
+    token_ids("idx", idx, vocab_size)
+    return sizes

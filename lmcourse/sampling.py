@@ -10,29 +10,63 @@ shape with the tokens they rule out set to ``-inf``, so a softmax gives them pro
   most likely tokens whose probabilities add up to at least ``p``.
 
 :func:`sample_next` chains them (temperature, then top-k, then top-p, the usual order) and
-draws one token per row; :func:`greedy` takes the arg-max. ``GPT.generate`` uses these.
+draws one token per row; :func:`greedy` takes the arg-max. Notebook 09 writes these for its GPT
+and checks them against this module; ``GPT.generate`` uses them.
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import torch
+
+from ._checks import ArgumentError, number, tensor
 
 
 def check_sampling_args(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
-    """Raise ``ValueError`` naming the argument unless temperature > 0, top_k >= 1 and 0 < top_p <= 1."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0 (for the arg-max use greedy=True); got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or an integer >= 1; got {top_k!r}")
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                              or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must be None or a number in (0, 1]; got {top_p!r}")
+    """Raise an ``ArgumentError`` naming the argument unless temperature is finite and > 0, top_k >= 1
+    and 0 < top_p <= 1 (NaN and inf refused: they would turn every probability into NaN)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not temperature > 0:
+        raise ArgumentError(f"temperature must be a number > 0 (for the arg-max use greedy=True); got {temperature!r}")
+    number("temperature", temperature)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1):
+        raise ArgumentError(f"top_k must be None or an integer >= 1; got {top_k!r}")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, Real) or not 0 < top_p <= 1):
+        raise ArgumentError(f"top_p must be None or a number in (0, 1]; got {top_p!r}")
 
 
 def _check_logits(logits) -> None:
-    if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or not logits.is_floating_point():
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a floating-point tensor of shape (..., V); got {shape}")
+    tensor("logits", logits, dtype="float")
+    if logits.ndim < 1:
+        raise ArgumentError(f"logits must be a tensor of shape (..., V); got shape {tuple(logits.shape)}")
+    bad = torch.isnan(logits) | (logits == float("inf"))
+    if bool(bad.any()):
+        n = int(bad.sum())
+        raise ArgumentError(f"logits must hold no NaN or +inf (-inf marks a ruled-out token); "
+                            f"got {n} such value{'s' if n != 1 else ''}")
+
+
+def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    values, indices = torch.topk(logits, min(k, logits.shape[-1]), dim=-1)   # (…, k)
+    return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
+
+
+def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (…, V), most likely first
+    mass_before = probs.cumsum(dim=-1) - probs                                  # mass of the tokens ranked above
+    remove_sorted = mass_before >= p
+    remove_sorted[..., 0] = False                                               # never remove the top token
+    remove = remove_sorted.scatter(-1, order, remove_sorted)                    # back to vocabulary order
+    return logits.masked_fill(remove, float("-inf"))
+
+
+def _filter(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    logits = logits / temperature
+    if top_k is not None:
+        logits = _top_k(logits, top_k)
+    if top_p is not None:
+        logits = _top_p(logits, top_p)
+    return logits
 
 
 def greedy(logits: torch.Tensor) -> torch.Tensor:
@@ -56,9 +90,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """
     _check_logits(logits)
     check_sampling_args(top_k=k)
-    k = min(k, logits.shape[-1])
-    values, indices = torch.topk(logits, k, dim=-1)                      # (…, k)
-    return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
+    return _top_k(logits, k)
 
 
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
@@ -71,24 +103,15 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """
     _check_logits(logits)
     check_sampling_args(top_p=p)
-    probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (…, V), most likely first
-    mass_before = probs.cumsum(dim=-1) - probs                                  # mass of the tokens ranked above
-    remove_sorted = mass_before >= p
-    remove_sorted[..., 0] = False                                               # never remove the top token
-    remove = remove_sorted.scatter(-1, order, remove_sorted)                    # back to vocabulary order
-    return logits.masked_fill(remove, float("-inf"))
+    return _top_p(logits, p)
 
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                   top_p: float | None = None) -> torch.Tensor:
     """Temperature, then top-k, then top-p (each only if given): (…, V) -> (…, V) logits."""
+    _check_logits(logits)
     check_sampling_args(temperature, top_k, top_p)
-    logits = apply_temperature(logits, temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
-    return logits
+    return _filter(logits, temperature, top_k, top_p)
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -107,14 +130,10 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     (on the logits' device) for repeatable draws.
     """
     _check_logits(logits)
-    if logits.ndim != 2:
-        raise ValueError(f"logits must be (B, V) for sample_next; got {tuple(logits.shape)}")
+    tensor("logits", logits, shape=("B", "V"))
     check_sampling_args(temperature, top_k, top_p)
     if greedy:
         return logits.argmax(dim=-1, keepdim=True)
-    probs = next_token_probs(logits, temperature, top_k, top_p)
+    probs = torch.softmax(_filter(logits, temperature, top_k, top_p), dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
-
-__all__ = ["check_sampling_args", "greedy", "apply_temperature", "top_k_filter", "top_p_filter", "filter_logits",
-           "next_token_probs", "sample_next"]

@@ -1,7 +1,7 @@
 """Tokenizers: turning text into integer ids and back.
 
 Notebook 01 builds these from scratch. :class:`CharTokenizer` gives one id per distinct
-character (used by the character-level models of notebooks 02, 04 and 09);
+character (every character-level model from notebook 02 on reads text through it);
 :class:`WordTokenizer` one id per word, with ``<unk>`` for words it never saw; and
 :class:`BPETokenizer` is a byte-level byte-pair-encoding tokenizer, the kind GPT-2 and most
 modern language models use: it starts from the 256 possible bytes, so any Unicode text
@@ -14,10 +14,14 @@ from __future__ import annotations
 import heapq
 import html
 import json
+import operator
 import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+
+from ._checks import ArgumentError, integer
+from ._files import atomic_write
 
 # A GPT-2-style pre-tokenizer written with Python's ``re``: contractions, words with an
 # optional leading space, numbers, punctuation runs, and whitespace. Merges never cross
@@ -65,14 +69,8 @@ class CharTokenizer:
                              f"{self.vocab_size} characters") from None
 
     def decode(self, ids: Sequence[int]) -> str:
-        """The text for ``ids``; an id outside ``[0, vocab_size)`` is an error."""
-        out = []
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"ids must be in [0, {self.vocab_size}); got {i}")
-            out.append(self.chars[i])
-        return "".join(out)
+        """The text for ``ids``; an id that is not an integer in ``[0, vocab_size)`` is an error."""
+        return "".join(self.chars[i] for i in _checked_ids(ids, self.vocab_size))
 
 
 def split_words(text: str) -> list[str]:
@@ -106,8 +104,9 @@ class WordTokenizer:
         """Build the vocabulary from the pieces of ``text``, most frequent first (ties: first seen)."""
         if not isinstance(text, str) or not text:
             raise ValueError(f"text must be a non-empty string; got {text!r:.40}")
-        if max_size is not None and max_size < 1:
-            raise ValueError(f"max_size must be a positive number of words or None; got {max_size}")
+        if max_size is not None:
+            integer("max_size", max_size, min=1)
+        integer("min_count", min_count, min=1)
         counts = Counter(split_words(text))
         ranked = [w for w, n in counts.most_common() if n >= min_count]
         return cls(ranked[:max_size])
@@ -124,17 +123,27 @@ class WordTokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         """The text for ``ids``; an id outside ``[0, vocab_size)`` is an error."""
-        return "".join(self.itos[_checked_id(i, self.vocab_size)] for i in ids)
+        return "".join(self.itos[i] for i in _checked_ids(ids, self.vocab_size))
 
 
 def _checked_id(i, vocab_size: int) -> int:
+    """``i`` as an int if it is an integer id in ``[0, vocab_size)``: a Python, NumPy or 0-d tensor
+    integer, never a bool or a float (``int(1.7)`` would silently decode id 1)."""
     try:
-        j = int(i)
-    except (TypeError, ValueError):
-        raise ValueError(f"ids must be integers; got {i!r}") from None
-    if j != i or not 0 <= j < vocab_size:
-        raise ValueError(f"ids must be integers in [0, {vocab_size}); got {i!r}")
+        if isinstance(i, bool) or "bool" in str(getattr(i, "dtype", "")):
+            raise TypeError
+        j = operator.index(i)
+    except TypeError:
+        raise ArgumentError(f"ids must be integers in [0, {vocab_size}); got {i!r}") from None
+    if not 0 <= j < vocab_size:
+        raise ArgumentError(f"ids must be integers in [0, {vocab_size}); got {j}")
     return j
+
+
+def _checked_ids(ids, vocab_size: int) -> list[int]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise ArgumentError(f"ids must be a sequence of token ids; got {type(ids).__name__}")
+    return [_checked_id(i, vocab_size) for i in ids]
 
 
 # ----------------------------------------------------------------------------- byte-level BPE
@@ -172,8 +181,7 @@ def _chunks(text: str, pattern: str) -> Counter:
 def _check_train_args(text, num_merges):
     if not isinstance(text, str) or not text:
         raise ValueError(f"text must be a non-empty string; got {text!r:.40}")
-    if not isinstance(num_merges, int) or num_merges < 0:
-        raise ValueError(f"num_merges must be a non-negative int; got {num_merges!r}")
+    integer("num_merges", num_merges, min=0)
 
 
 def train_bpe_naive(text: str, num_merges: int, pattern: str = BPE_PATTERN) -> list[tuple[int, int]]:
@@ -364,24 +372,22 @@ class BPETokenizer:
 
     def token_bytes(self, i: int) -> bytes:
         """The bytes token ``i`` stands for (a special token's UTF-8 text)."""
-        i = _checked_id(i, self.vocab_size)
+        return self._bytes(_checked_id(i, self.vocab_size))
+
+    def _bytes(self, i: int) -> bytes:
         return self.vocab[i] if i < len(self.vocab) else self._special_by_id[i].encode("utf-8")
 
     def decode(self, ids: Sequence[int]) -> str:
         """The text for ``ids``. Bytes that do not form valid UTF-8 (e.g. half a character) become '�'."""
-        return b"".join(self.token_bytes(i) for i in ids).decode("utf-8", errors="replace")
+        return b"".join(self._bytes(i) for i in _checked_ids(ids, self.vocab_size)).decode("utf-8", errors="replace")
 
     def piece(self, i: int) -> str:
         """Token ``i`` as text; a token holding only part of a character shows its bytes, e.g. ``'\\xe4\\xbd'``."""
-        raw = self.token_bytes(i)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return "".join(f"\\x{b:02x}" for b in raw)
+        return _shown(self.token_bytes(i))
 
     def pieces(self, text: str) -> list[str]:
         """The text of each token of ``text`` (see :meth:`piece`)."""
-        return [self.piece(i) for i in self.encode(text)]
+        return [_shown(self._bytes(i)) for i in self.encode(text)]
 
     def to_huggingface(self):
         """The same tokenizer as a Hugging Face ``tokenizers.Tokenizer`` (BPE model, byte-level alphabet).
@@ -414,8 +420,11 @@ class BPETokenizer:
         """Write the tokenizer as JSON: format, version, pattern, merges and special tokens."""
         data = {"format": _FORMAT, "version": _FORMAT_VERSION, "pattern": self.pattern,
                 "merges": [list(p) for p in self.merges], "special_tokens": list(self.special_tokens)}
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False)
+
+        atomic_write(path, write)   # a crash mid-save leaves the old file, never half a new one
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BPETokenizer:
@@ -436,6 +445,13 @@ class BPETokenizer:
             raise ValueError("tokenizer file: merges and special_tokens must be lists")
         return cls([tuple(p) if isinstance(p, list) else p for p in data["merges"]],
                    data["special_tokens"], data["pattern"])
+
+
+def _shown(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(f"\\x{b:02x}" for b in raw)
 
 
 def _byte_to_unicode() -> dict[int, str]:

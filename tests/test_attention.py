@@ -1,5 +1,7 @@
 """lmcourse.attention agrees with PyTorch's attention and refuses malformed input clearly."""
 
+import re
+
 import pytest
 import torch
 import torch.nn as nn
@@ -7,6 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.attention import (MultiHeadAttention, attention, causal_mask, check_mask, load_torch_mha,
                                 padding_mask)
 
@@ -97,23 +100,67 @@ def test_attention_rejects_masks_of_wrong_dtype_or_shape(bad, error, fragment):
     assert fragment in str(info.value)
 
 
-def test_attention_rejects_mismatched_query_key_width_and_key_value_length():
-    with pytest.raises(ValueError, match="same last dimension d_k"):
-        attention(torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 5))
-    with pytest.raises(ValueError, match="same number of positions T_k"):
-        attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(2, 4))
+@pytest.mark.parametrize("q, k, v, message", [
+    (torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 5),
+     "k must be of shape (T_k, d_k) with T_k=3, d_k=4; got shape (3, 5)"),
+    (torch.randn(3, 4), torch.randn(3, 4), torch.randn(2, 4),
+     "v must be of shape (T_k, d_v) with T_k=3; got shape (2, 4)"),
+    (torch.randn(2, 2, 3, 4), torch.randn(2, 2, 6, 5), torch.randn(2, 2, 6, 4),
+     "k must be of shape (?, ?, T_k, d_k) with T_k=6, d_k=4; got shape (2, 2, 6, 5)"),
+    (torch.randn(4), torch.randn(3, 4), torch.randn(3, 4),
+     "q must be a tensor of shape (..., T_q, d_k); got shape (4,)"),
+    (torch.randn(3, 4), torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4),
+     "k must be a torch.float32 tensor; got dtype torch.float64"),
+    (torch.ones(3, 4, dtype=torch.long), torch.randn(3, 4), torch.randn(3, 4),
+     "q must be a floating-point tensor; got dtype torch.int64"),
+    (torch.randn(2, 3, 4), torch.randn(3, 3, 4), torch.randn(3, 3, 4),
+     "q, k and v must have leading axes (batch, heads) that broadcast together; "
+     "got shapes (2, 3, 4), (3, 3, 4) and (3, 3, 4)"),
+    ([[1.0]], torch.randn(3, 4), torch.randn(3, 4), "q must be a torch.Tensor; got list"),
+])
+def test_attention_rejects_mismatched_shapes_and_dtypes_naming_the_argument(q, k, v, message):
+    with pytest.raises(ArgumentError) as err:
+        attention(q, k, v)
+    assert str(err.value) == message
 
 
-@pytest.mark.parametrize("args, fragment", [((0,), "t_q must be a positive int"), ((4, 3), "t_k must be >= t_q"),
-                                            ((2.5,), "t_q must be a positive int")])
+def test_attention_broadcasts_keys_shared_across_heads_like_matmul():
+    q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 1, 6, 4), torch.randn(2, 1, 6, 4)
+    out, weights = attention(q, k, v)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k.expand(2, 3, 6, 4), v.expand(2, 3, 6, 4)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scale=float("nan")), "scale must be a finite number > 0; got nan"),
+    (dict(scale=0.0), "scale must be a finite number > 0; got 0.0"),
+    (dict(dropout_p=1.0), "dropout_p must be a finite number in [0, 1); got 1.0"),
+    (dict(dropout_p=float("nan")), "dropout_p must be a finite number in [0, 1); got nan"),
+])
+def test_attention_refuses_nan_or_out_of_range_scale_and_dropout(kwargs, message):
+    q = torch.randn(3, 4)
+    with pytest.raises(ArgumentError) as err:
+        attention(q, q, q, **kwargs)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("args, fragment", [((0,), "t_q must be an int >= 1; got 0"), ((4, 3), "t_k must be >= t_q"),
+                                            ((2.5,), "t_q must be an int >= 1; got 2.5"),
+                                            ((2, True), "t_k must be an int >= 1; got True")])
 def test_causal_mask_rejects_bad_sizes(args, fragment):
     with pytest.raises(ValueError, match=fragment):
         causal_mask(*args)
 
 
-def test_padding_mask_rejects_non_2d_tokens():
-    with pytest.raises(ValueError, match=r"tokens must be a \(B, T\) tensor"):
-        padding_mask(torch.tensor([1, 2, 0]), 0)
+@pytest.mark.parametrize("tokens, pad_id, message", [
+    (torch.tensor([1, 2, 0]), 0, "tokens must be a 2-d tensor (B, T); got shape (3,)"),
+    (torch.zeros(2, 3), 0, "tokens must be an integer tensor; got dtype torch.float32"),
+    (torch.zeros(2, 3, dtype=torch.long), -1, "pad_id must be an int >= 0; got -1"),
+    (torch.zeros(2, 3, dtype=torch.long), 0.0, "pad_id must be an int >= 0; got 0.0"),
+])
+def test_padding_mask_rejects_bad_tokens_and_pad_ids(tokens, pad_id, message):
+    with pytest.raises(ArgumentError) as err:
+        padding_mask(tokens, pad_id)
+    assert str(err.value) == message
 
 
 def test_check_mask_accepts_every_documented_shape():
@@ -172,8 +219,9 @@ def test_multihead_weights_have_one_map_per_head_and_rows_sum_to_one():
 
 @pytest.mark.parametrize("args, fragment", [
     ((10, 3), "d_model must be divisible by n_head"),
-    ((0, 1), "d_model must be a positive int"),
-    ((8, 0), "n_head must be a positive int"),
+    ((0, 1), "d_model must be an int >= 1; got 0"),
+    ((8, 0), "n_head must be an int >= 1; got 0"),
+    ((8.0, 2), "d_model must be an int >= 1; got 8.0"),
 ])
 def test_multihead_attention_rejects_bad_sizes(args, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -181,16 +229,21 @@ def test_multihead_attention_rejects_bad_sizes(args, fragment):
 
 
 def test_multihead_attention_rejects_bad_dropout():
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
-        MultiHeadAttention(8, 2, dropout=1.5)
+    for bad in (1.5, float("nan"), -0.1):
+        with pytest.raises(ValueError, match=re.escape(f"dropout must be a finite number in [0, 1); got {bad!r}")):
+            MultiHeadAttention(8, 2, dropout=bad)
 
 
 def test_multihead_attention_rejects_wrong_input_width_batch_and_mask():
     mha = MultiHeadAttention(8, 2)
     with pytest.raises(ValueError, match=r"x must be \(B, T, d_model=8\); got \(2, 5, 6\)"):
         mha(torch.randn(2, 5, 6))
-    with pytest.raises(ValueError, match="same batch size"):
+    with pytest.raises(ValueError, match=r"kv must be \(B, T, d_model=8\); got \(2, 5, 6\)"):
+        mha(torch.randn(2, 5, 8), torch.randn(2, 5, 6))
+    with pytest.raises(ValueError, match=r"kv must have the same batch size as x \(B=2\); got shape \(3, 5, 8\)"):
         mha(torch.randn(2, 5, 8), torch.randn(3, 5, 8))
+    with pytest.raises(ValueError, match="x must be a floating-point tensor; got dtype torch.int64"):
+        mha(torch.zeros(2, 5, 8, dtype=torch.long))
     with pytest.raises(ValueError, match=r"mask must be \(5, 5\) or broadcastable to \(2, 2, 5, 5\)"):
         mha(torch.randn(2, 5, 8), mask=torch.ones(4, 4, dtype=torch.bool))
     with pytest.raises(TypeError, match="torch.bool"):

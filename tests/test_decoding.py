@@ -1,9 +1,27 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmcourse.decoding import beam_search, greedy_search, length_penalty_factor, sequence_log_prob
+from lmcourse._checks import ArgumentError
+from lmcourse.decoding import beam_search, greedy_search, length_penalty_factor
+
+
+def _sequence_log_prob(next_log_probs, prefix, continuation, *, eos_id):
+    """The oracle: the model's total log-probability of ``continuation`` (B, n) after ``prefix``, up to its first eos,
+    scored token by token with the same function the searches call."""
+    total = torch.zeros(prefix.shape[0])
+    alive = torch.ones(prefix.shape[0], dtype=torch.bool)
+    tokens, batch_index = prefix, torch.arange(prefix.shape[0])
+    for j in range(continuation.shape[1]):
+        tok = continuation[:, j]
+        logp = next_log_probs(tokens, batch_index)
+        total += torch.where(alive, logp.gather(1, tok[:, None]).squeeze(1), 0.0)
+        alive = alive & (tok != eos_id)
+        tokens = torch.cat([tokens, tok[:, None]], dim=1)
+    return total
 
 
 def _random_model(seed: int, vocab: int = 6, width: int = 8, sharpness: float = 3.0):
@@ -58,7 +76,7 @@ def test_reported_log_probs_equal_the_models_log_prob_of_the_output(seed, beam_s
     fn = _random_model(seed)
     for result in (greedy_search(fn, _PREFIX, max_new_tokens=7, eos_id=0),
                    beam_search(fn, _PREFIX, beam_size=beam_size, max_new_tokens=7, eos_id=0)):
-        again = sequence_log_prob(fn, _PREFIX, result.tokens[:, 1:], eos_id=0)
+        again = _sequence_log_prob(fn, _PREFIX, result.tokens[:, 1:], eos_id=0)
         assert torch.allclose(again, result.log_probs, atol=1e-5)
 
 
@@ -107,18 +125,43 @@ def test_length_penalty_lets_a_longer_hypothesis_win():
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    (dict(prefix=torch.tensor([1, 2])), "prefix must be a \\(B, T\\) long tensor"),
-    (dict(prefix=torch.zeros(2, 1)), "prefix must be a \\(B, T\\) long tensor"),
-    (dict(max_new_tokens=0), "max_new_tokens must be a positive int"),
-    (dict(eos_id=-1), "eos_id must be a non-negative int"),
-    (dict(beam_size=0), "beam_size must be a positive int"),
-    (dict(length_penalty=-0.5), "length_penalty must be >= 0"),
+    (dict(prefix=torch.tensor([1, 2])), "prefix must be a 2-d tensor; got shape (2,)"),
+    (dict(prefix=torch.zeros(2, 1)), "prefix must be an integer tensor; got dtype torch.float32"),
+    (dict(prefix=torch.zeros(2, 0, dtype=torch.long)), "prefix must hold at least one token per row"),
+    (dict(prefix=torch.tensor([[1], [-1]])), "prefix must be token ids >= 0; got ids from -1 to 1"),
+    (dict(max_new_tokens=0), "max_new_tokens must be an int >= 1; got 0"),
+    (dict(max_new_tokens=True), "max_new_tokens must be an int >= 1; got True"),
+    (dict(eos_id=-1), "eos_id must be an int >= 0; got -1"),
+    (dict(eos_id=6), "eos_id must be an int in [0, 5]; got 6"),
+    (dict(eos_id=1.0), "eos_id must be an int >= 0; got 1.0"),
+    (dict(pad_id=-1), "pad_id must be an int >= 0; got -1"),
+    (dict(pad_id=6), "pad_id must be an int in [0, 5]; got 6"),
+    (dict(beam_size=0), "beam_size must be an int >= 1; got 0"),
+    (dict(length_penalty=-0.5), "length_penalty must be a finite number >= 0; got -0.5"),
+    (dict(length_penalty=float("nan")), "length_penalty must be a finite number >= 0; got nan"),
+    (dict(length_penalty=float("inf")), "length_penalty must be a finite number >= 0; got inf"),
 ])
 def test_beam_search_rejects_bad_arguments(kwargs, fragment):
-    args = dict(prefix=_PREFIX, beam_size=2, max_new_tokens=4, eos_id=0, **{})
+    args = dict(prefix=_PREFIX, beam_size=2, max_new_tokens=4, eos_id=0)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(ArgumentError) as err:
         beam_search(_random_model(0), args.pop("prefix"), **args)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(eos_id=6), "eos_id must be an int in [0, 5]; got 6"),
+    (dict(eos_id=0, pad_id=-2), "pad_id must be an int >= 0; got -2"),
+    (dict(eos_id=0, pad_id=9), "pad_id must be an int in [0, 5]; got 9"),
+    (dict(eos_id=0, prefix=torch.tensor([[1], [6], [0], [0]])),
+     "prefix must be token ids in [0, 6) (the vocabulary size)"),
+])
+def test_greedy_search_checks_special_ids_against_the_vocabulary(kwargs, fragment):
+    prefix = kwargs.pop("prefix", _PREFIX)
+    uniform = lambda tokens, batch_index: torch.full((tokens.shape[0], 6), -math.log(6))  # noqa: E731
+    with pytest.raises(ArgumentError) as err:
+        greedy_search(uniform, prefix, max_new_tokens=3, **kwargs)
+    assert fragment in str(err.value)
 
 
 def test_search_rejects_a_log_prob_function_of_the_wrong_shape():
@@ -126,6 +169,21 @@ def test_search_rejects_a_log_prob_function_of_the_wrong_shape():
         greedy_search(lambda tokens, bi: torch.zeros(6), _PREFIX, max_new_tokens=3, eos_id=0)
 
 
-def test_sequence_log_prob_rejects_a_mismatched_continuation():
-    with pytest.raises(ValueError, match="continuation must be \\(B=4, n\\)"):
-        sequence_log_prob(_random_model(0), _PREFIX, torch.zeros(3, 2, dtype=torch.long), eos_id=0)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_searches_refuse_log_probs_holding_nan_or_plus_inf(bad):
+    def fn(tokens, batch_index):
+        out = torch.log_softmax(torch.zeros(tokens.shape[0], 6), dim=-1)
+        out[0, 2] = bad
+        return out
+    for search in (lambda: greedy_search(fn, _PREFIX, max_new_tokens=3, eos_id=0),
+                   lambda: beam_search(fn, _PREFIX, beam_size=2, max_new_tokens=3, eos_id=0)):
+        with pytest.raises(ArgumentError, match="next_log_probs must return log-probabilities without NaN or \\+inf"):
+            search()
+
+
+def test_searches_accept_minus_inf_log_probs_for_impossible_tokens():
+    def fn(tokens, batch_index):
+        out = torch.log_softmax(torch.arange(6.0).expand(tokens.shape[0], 6), dim=-1).clone()
+        out[:, 5] = float("-inf")
+        return out
+    assert greedy_search(fn, _PREFIX, max_new_tokens=2, eos_id=0).tokens[:, 1:].tolist() == [[4, 4]] * 4

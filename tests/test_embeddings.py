@@ -1,5 +1,7 @@
 """Word embeddings: skip-gram data and loss, co-occurrence counts, PPMI/SVD, GloVe, and vector queries."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 
+from lmcourse._checks import ArgumentError
 from lmcourse.embeddings import (SkipGram, Vocabulary, Word2VecConfig, analogy, analogy_accuracy, cooccurrence_matrix,
                                  cosine_matrix, glove_loss, keep_probabilities, nearest, noise_distribution, ppmi,
                                  skipgram_pairs, subsample, svd_embeddings, train_glove, train_word2vec, words_of)
@@ -25,8 +28,11 @@ def test_skipgram_pairs_equal_the_brute_force_loop(ids, window):
 
 
 def test_skipgram_pairs_rejects_a_bad_window():
-    with pytest.raises(ValueError, match="window must be a positive int"):
-        skipgram_pairs([1, 2, 3], 0)
+    for bad in (0, True, 1.0):
+        with pytest.raises(ValueError, match=re.escape(f"window must be an int >= 1; got {bad!r}")):
+            skipgram_pairs([1, 2, 3], bad)
+    with pytest.raises(ValueError, match="ids must be an integer tensor; got dtype torch.float32"):
+        skipgram_pairs([1.5, 2.0, 3.0], 1)
 
 
 def test_words_and_vocabulary():
@@ -39,7 +45,7 @@ def test_words_and_vocabulary():
         vocab.index("hills")
     with pytest.raises(ValueError, match="no word occurs min_count=9 times"):
         Vocabulary.build(words, min_count=9)
-    with pytest.raises(ValueError, match="min_count must be >= 1"):
+    with pytest.raises(ValueError, match="min_count must be an int >= 1; got 0"):
         Vocabulary.build(words, min_count=0)
     with pytest.raises(TypeError, match="text must be a str"):
         words_of(None)
@@ -51,8 +57,9 @@ def test_keep_probabilities_follow_the_word2vec_formula():
     f = torch.tensor(counts, dtype=torch.float64) / 1000
     assert torch.allclose(keep, torch.clamp(torch.sqrt(0.01 / f), max=1))
     assert keep[2] == 1.0 and keep[0] < keep[1]
-    with pytest.raises(ValueError, match="t must be > 0"):
-        keep_probabilities(counts, t=0)
+    for bad in (0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=re.escape(f"t must be a finite number > 0; got {bad!r}")):
+            keep_probabilities(counts, t=bad)
 
 
 def test_subsample_keeps_each_word_with_its_probability():
@@ -97,7 +104,8 @@ def test_train_word2vec_is_deterministic_and_lowers_the_loss():
 
 def test_train_word2vec_bad_input_errors():
     config = Word2VecConfig(steps=1)
-    with pytest.raises(ValueError, match="ids must be in \\[0, 2\\)"):
+    with pytest.raises(ValueError, match=re.escape("ids must be token ids in [0, 2) (the vocabulary size); "
+                                                   "got ids from 0 to 5")):
         train_word2vec([0, 1, 5], [3, 3], config)
     with pytest.raises(ValueError, match="at least 2 words"):
         train_word2vec([0], [3, 3], config)
@@ -123,8 +131,10 @@ def test_cooccurrence_matrix_equals_the_brute_force_loop(ids, window):
 def test_cooccurrence_matrix_bad_input_errors():
     with pytest.raises(ValueError, match="weighting must be"):
         cooccurrence_matrix([0, 1], 2, 1, weighting="gaussian")
-    with pytest.raises(ValueError, match=r"ids must be in \[0, 2\)"):
+    with pytest.raises(ValueError, match=re.escape("ids must be token ids in [0, 2) (the vocabulary size)")):
         cooccurrence_matrix([0, 1, 2], 2, 1)
+    with pytest.raises(ValueError, match="window must be an int >= 1; got 0"):
+        cooccurrence_matrix([0, 1], 2, 0)
 
 
 def test_ppmi_matches_the_formula():
@@ -168,6 +178,45 @@ def test_train_glove_fits_log_counts():
     assert E.shape == (30, 4) and losses[-1] < 0.05 * losses[0]
     with pytest.raises(ValueError, match="X must be a square"):
         train_glove(torch.ones(3, 4), 2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(X=torch.tensor([[1.0, float("nan")], [1.0, 1.0]])),
+     "X must be finite (no NaN or inf); got 1 non-finite value"),
+    (dict(X=-torch.ones(2, 2)), "X must hold counts >= 0; got 4 negative values"),
+    (dict(dim=0), "dim must be an int >= 1; got 0"),
+    (dict(steps=0), "steps must be an int >= 1; got 0"),
+    (dict(lr=float("nan")), "lr must be a finite number > 0; got nan"),
+    (dict(x_max=0.0), "x_max must be a finite number > 0; got 0.0"),
+    (dict(alpha=float("inf")), "alpha must be a finite number >= 0; got inf"),
+])
+def test_train_glove_refuses_nan_counts_and_bad_training_numbers(kwargs, message):
+    args = {"X": torch.ones(2, 2), "dim": 2, **kwargs}
+    with pytest.raises(ArgumentError) as err:
+        train_glove(args.pop("X"), args.pop("dim"), **args)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(dim=0), "dim must be an int >= 1; got 0"),
+    (dict(steps=2.5), "steps must be an int >= 1; got 2.5"),
+    (dict(negatives=True), "negatives must be an int >= 1; got True"),
+    (dict(lr=float("nan")), "lr must be a finite number > 0; got nan"),
+    (dict(lr=0), "lr must be a finite number > 0; got 0.0"),
+    (dict(subsample_t=float("inf")), "subsample_t must be a finite number > 0; got inf"),
+])
+def test_word2vec_config_refuses_bad_training_numbers(kwargs, message):
+    with pytest.raises(ArgumentError) as err:
+        Word2VecConfig(**kwargs)
+    assert str(err.value) == message
+
+
+def test_skipgram_forward_refuses_batches_that_do_not_line_up():
+    model = SkipGram(5, 3)
+    with pytest.raises(ArgumentError, match=re.escape("context must be of shape (B) with B=4; got shape (3,)")):
+        model(torch.zeros(4, dtype=torch.long), torch.zeros(3, dtype=torch.long), torch.zeros(4, 2, dtype=torch.long))
+    with pytest.raises(ArgumentError, match=re.escape("negatives must be of shape (B, K) with B=4; got shape (2, 2)")):
+        model(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long))
 
 
 def test_cosine_matrix_matches_scikit_learn():

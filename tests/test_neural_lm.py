@@ -1,7 +1,10 @@
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from lmcourse._checks import ArgumentError
 from lmcourse.neural_lm import NPLM, BigramLM, NPLMConfig
 
 
@@ -53,20 +56,34 @@ def test_nplm_loss_uses_only_positions_with_a_full_context():
 
 
 @pytest.mark.parametrize("make, idx, fragment", [
-    (lambda: BigramLM(5), torch.tensor([1, 2]), "must be a \\(B, T\\) tensor"),
-    (lambda: BigramLM(5), torch.tensor([[1.0, 2.0]]), "torch.long"),
-    (lambda: BigramLM(5), torch.tensor([[1, 5]]), "ids in \\[0, 5\\)"),
-    (lambda: NPLM(NPLMConfig(5, context=3)), torch.tensor([[1, 2]]), "at least 3 tokens"),
+    (lambda: BigramLM(5), torch.tensor([1, 2]), "idx must be a 2-d tensor (B, T); got shape (2,)"),
+    (lambda: BigramLM(5), torch.tensor([[1.0, 2.0]]), "idx must be an integer tensor; got dtype torch.float32"),
+    (lambda: BigramLM(5), torch.tensor([[1, 5]]),
+     "idx must be token ids in [0, 5) (the vocabulary size); got ids from 1 to 5"),
+    (lambda: BigramLM(5), torch.tensor([[-1, 2]]),
+     "idx must be token ids in [0, 5) (the vocabulary size); got ids from -1 to 2"),
+    (lambda: NPLM(NPLMConfig(5, context=3)), torch.tensor([[1, 2]]), "idx must hold at least 3 tokens per row"),
 ])
 def test_bad_idx_raises(make, idx, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(ArgumentError) as err:
         make()(idx)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("model", [BigramLM(5), NPLM(NPLMConfig(5, context=2))], ids=["bigram", "nplm"])
+def test_targets_of_another_shape_than_idx_are_refused(model):
+    with pytest.raises(ArgumentError,
+                       match=re.escape("targets must be of shape (B, T) with B=2, T=4; got shape (2, 3)")):
+        model(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ArgumentError, match="targets must be an integer tensor; got dtype torch.float32"):
+        model(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 4))
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"vocab_size": 0}, "vocab_size must be an integer >= 1"),
-    ({"vocab_size": 5, "context": 0}, "context must be an integer >= 1"),
-    ({"vocab_size": 5, "n_hidden": 2.5}, "n_hidden must be an integer >= 1"),
+    ({"vocab_size": 0}, "vocab_size must be an int >= 1; got 0"),
+    ({"vocab_size": 5, "context": 0}, "context must be an int >= 1; got 0"),
+    ({"vocab_size": 5, "n_hidden": 2.5}, "n_hidden must be an int >= 1; got 2.5"),
+    ({"vocab_size": 5, "n_embd": True}, "n_embd must be an int >= 1; got True"),
 ])
 def test_bad_config_raises(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -1,4 +1,5 @@
 import math
+import re
 from collections import Counter
 
 import pytest
@@ -7,6 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.ngram import NGramLM
 
 TEXT = "to be or not to be that is the question"
@@ -85,17 +87,21 @@ def test_generate_works_on_word_lists():
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"order": 0}, "order must be an integer >= 1"),
-    ({"order": 2.5}, "order must be an integer >= 1"),
-    ({"k": -1}, "k must be a finite number >= 0"),
-    ({"k": float("nan")}, "k must be a finite number >= 0"),
-    ({"order": 2, "lambdas": (1.0,)}, "one weight per order"),
-    ({"order": 2, "lambdas": (0.7, 0.7)}, "sum to 1"),
-    ({"order": 2, "lambdas": (1.5, -0.5)}, "non-negative"),
+    ({"order": 0}, "order must be an int >= 1; got 0"),
+    ({"order": 2.5}, "order must be an int >= 1; got 2.5"),
+    ({"k": -1}, "k must be a finite number >= 0; got -1"),
+    ({"k": float("nan")}, "k must be a finite number >= 0; got nan"),
+    ({"k": float("inf")}, "k must be a finite number >= 0; got inf"),
+    ({"k": True}, "k must be a finite number >= 0; got True"),
+    ({"order": 2, "lambdas": (1.0,)}, "lambdas must hold one weight per order (order=2); got 1"),
+    ({"order": 2, "lambdas": (0.7, 0.7)}, "lambdas must sum to 1; got (0.7, 0.7) (sum 1.4)"),
+    ({"order": 2, "lambdas": (1.5, -0.5)}, "lambdas[1] must be a finite number >= 0; got -0.5"),
+    ({"order": 2, "lambdas": (float("nan"), 1.0)}, "lambdas[0] must be a finite number >= 0; got nan"),
 ])
 def test_bad_constructor_arguments_raise(kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(ArgumentError) as err:
         NGramLM(**kwargs)
+    assert fragment in str(err.value)
 
 
 def test_bad_use_raises_clear_errors():
@@ -110,7 +116,7 @@ def test_bad_use_raises_clear_errors():
         lm.prob("t", "o")
     with pytest.raises(ValueError, match="more than order-1=2"):
         lm.perplexity("to")
-    with pytest.raises(ValueError, match="length must be an integer >= 0"):
+    with pytest.raises(ValueError, match="length must be an int >= 0; got -1"):
         lm.generate("to", -1)
 
 
@@ -137,7 +143,9 @@ def test_with_settings_rejects_orders_it_has_no_counts_for():
         NGramLM(order=2).with_settings(k=0.1)
     lm = NGramLM(order=2, k=0).fit(TEXT)
     for bad in (3, 0, 1.5, True):
-        with pytest.raises(ValueError, match="order must be an integer from 1 to the fitted order 2"):
+        with pytest.raises(ValueError, match=re.escape(f"order must be an int in [1, 2]; got {bad!r}")):
             lm.with_settings(order=bad)
+    with pytest.raises(ValueError, match="k must be a finite number >= 0; got nan"):
+        lm.with_settings(k=float("nan"))
     with pytest.raises(ValueError, match="lambdas must hold one weight per order"):
         lm.with_settings(lambdas=(1.0,))

@@ -2,12 +2,14 @@
 position, and every module refuses sequences longer than its table."""
 
 import math
+import re
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.attention import MultiHeadAttention
 from lmcourse.positions import (LearnedPositions, RotaryEmbedding, SinusoidalPositions, rotate_half,
                                 sinusoidal_table)
@@ -92,15 +94,39 @@ def test_sequences_longer_than_the_table_are_refused(module, x):
 
 
 def test_offset_past_the_end_of_the_table_is_refused():
-    with pytest.raises(ValueError, match="starting at position 8 is longer than the positional table"):
+    with pytest.raises(ValueError, match=re.escape("sequence length 3 starting at position 8 is longer than the "
+                                                   "positional table (offset + length = 11 > max_len=10)")):
         RotaryEmbedding(4, max_len=10)(torch.randn(3, 4), offset=8)
+
+
+@pytest.mark.parametrize("module, x", [(SinusoidalPositions(8, max_len=10), torch.randn(1, 3, 8)),
+                                       (LearnedPositions(10, 8), torch.randn(1, 3, 8)),
+                                       (RotaryEmbedding(8, max_len=10), torch.randn(1, 2, 3, 8))])
+def test_offsets_are_checked_at_every_positional_module(module, x):
+    assert module(x, offset=7).shape == x.shape                            # rows 7, 8, 9: the last ones
+    with pytest.raises(ArgumentError, match=re.escape("(offset + length = 11 > max_len=10)")):
+        module(x, offset=8)
+    for bad in (-1, 1.0, True):                                            # -1 would read the table from the end
+        with pytest.raises(ArgumentError, match=re.escape(f"offset must be an int >= 0; got {bad!r}")):
+            module(x, offset=bad)
+
+
+@pytest.mark.parametrize("module, x", [(SinusoidalPositions(8), torch.zeros(1, 3, 8, dtype=torch.long)),
+                                       (RotaryEmbedding(8), torch.zeros(3, 8, dtype=torch.long)),
+                                       (LearnedPositions(10, 8), [[0.0] * 8])])
+def test_non_float_inputs_are_refused(module, x):
+    with pytest.raises(ArgumentError, match="x must be"):
+        module(x)
 
 
 @pytest.mark.parametrize("make, fragment", [
     (lambda: sinusoidal_table(10, 7), "d_model must be even"),
-    (lambda: sinusoidal_table(0, 8), "max_len must be a positive int"),
+    (lambda: sinusoidal_table(0, 8), "max_len must be an int >= 1; got 0"),
+    (lambda: sinusoidal_table(8, 8, base=float("nan")), "base must be a finite number > 0; got nan"),
+    (lambda: RotaryEmbedding(8, base=0), "base must be a finite number > 0; got 0"),
+    (lambda: RotaryEmbedding(8, max_len=True), "max_len must be an int >= 1; got True"),
     (lambda: RotaryEmbedding(5), "head_dim must be even"),
-    (lambda: LearnedPositions(10, 0), "d_model must be a positive int"),
+    (lambda: LearnedPositions(10, 0), "d_model must be an int >= 1; got 0"),
 ])
 def test_bad_sizes_are_refused(make, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -1,12 +1,14 @@
 """MLM masking follows BERT's 15 % and 80/10/10 rules and equals the Hugging Face collator; NSP pairs are packed right."""
 
 import random
+import re
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.pretraining import IGNORE_INDEX, mask_tokens, mlm_batch, nsp_examples, pack_pair, sop_examples
 
 SPECIAL = [0, 1, 2]
@@ -86,18 +88,39 @@ def test_mask_tokens_does_not_modify_its_input():
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    (dict(ids=torch.zeros(5, dtype=torch.long)), "ids must be a (B, T) tensor"),
-    (dict(ids=torch.zeros(2, 5)), "torch.long"),
-    (dict(mask_prob=1.5), "mask_prob must be a probability"),
-    (dict(mask_replace_prob=0.8, random_replace_prob=0.3), "must be <= 1"),
-    (dict(vocab_size=0), "vocab_size must be a positive int"),
+    (dict(ids=torch.zeros(5, dtype=torch.long)), "ids must be a 2-d tensor; got shape (5,)"),
+    (dict(ids=torch.zeros(2, 5)), "ids must be an integer tensor; got dtype torch.float32"),
+    (dict(ids=torch.full((2, 5), 10)), "ids must be token ids in [0, 10) (the vocabulary size); got ids from 10 to 10"),
+    (dict(mask_prob=1.5), "mask_prob must be a finite number in [0, 1]; got 1.5"),
+    (dict(mask_prob=float("nan")), "mask_prob must be a finite number in [0, 1]; got nan"),
+    (dict(random_replace_prob=True), "random_replace_prob must be a finite number in [0, 1]; got True"),
+    (dict(mask_replace_prob=0.8, random_replace_prob=0.3), "mask_replace_prob + random_replace_prob must be <= 1"),
+    (dict(vocab_size=0), "vocab_size must be an int >= 1; got 0"),
+    (dict(mask_id=10), "mask_id must be an int in [0, 9]; got 10"),
+    (dict(mask_id=-1), "mask_id must be an int in [0, 9]; got -1"),
+    (dict(mask_id=3.0), "mask_id must be an int in [0, 9]; got 3.0"),
+    (dict(special_ids=[0, 10]), "special_ids must be token ids in [0, 10) (the vocabulary size); got ids from 0 to 10"),
+    (dict(special_ids=[0, -1]), "special_ids[1] must be an int >= 0; got -1"),
+    (dict(special_ids=[0, 1.5]), "special_ids[1] must be an int >= 0; got 1.5"),
+    (dict(special_ids=torch.tensor([1.0])), "special_ids must be an integer tensor; got dtype torch.float32"),
+    (dict(special_ids=3), "special_ids must be a sequence of token ids; got int"),
 ])
 def test_mask_tokens_rejects_bad_arguments(kwargs, fragment):
     args = dict(ids=torch.zeros(2, 5, dtype=torch.long), mask_id=3, vocab_size=10)
     args.update(kwargs)
     ids = args.pop("ids")
-    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ArgumentError) as err:
         mask_tokens(ids, **args)
+    assert fragment in str(err.value)
+
+
+def test_mask_tokens_takes_special_ids_as_a_list_or_a_tensor_alike():
+    ids = torch.randint(10, (4, 50), generator=torch.Generator().manual_seed(0))
+    as_list = mask_tokens(ids, mask_id=3, vocab_size=10, special_ids=[0, 1], generator=torch.Generator().manual_seed(1))
+    as_tensor = mask_tokens(ids, mask_id=3, vocab_size=10, special_ids=torch.tensor([0, 1]),
+                            generator=torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(as_list, as_tensor))
+    assert (as_list[1][ids < 2] == IGNORE_INDEX).all()
 
 
 def test_mlm_batch_masks_random_blocks_of_the_data():
@@ -129,6 +152,13 @@ def test_pack_pair_rejects_an_empty_segment():
         pack_pair([5], [], cls_id=1, sep_id=2)
 
 
+@pytest.mark.parametrize("kwargs, fragment", [(dict(cls_id=-1, sep_id=2), "cls_id must be an int >= 0; got -1"),
+                                              (dict(cls_id=1, sep_id=None), "sep_id must be an int >= 0; got None")])
+def test_pack_pair_rejects_bad_special_ids(kwargs, fragment):
+    with pytest.raises(ArgumentError, match=re.escape(fragment)):
+        pack_pair([5], [6], **kwargs)
+
+
 def test_nsp_examples_are_half_next_and_next_ones_really_follow():
     docs = [[[d * 100 + i] for i in range(10)] for d in range(6)]
     examples = nsp_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
@@ -146,7 +176,7 @@ def test_nsp_examples_are_half_next_and_next_ones_really_follow():
 @pytest.mark.parametrize("docs, n, fragment", [
     ([[[1]], [[2]]], 3, "at least one document with 2 or more segments"),
     ([[[1], [2]]], 3, "at least 2 documents"),
-    ([[[1], [2]], [[3]]], 0, "n must be a positive int"),
+    ([[[1], [2]], [[3]]], 0, "n must be an int >= 1; got 0"),
 ])
 def test_nsp_examples_rejects_bad_arguments(docs, n, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -167,7 +197,7 @@ def test_sop_examples_are_half_swapped_and_always_from_one_document():
 
 @pytest.mark.parametrize("docs, n, fragment", [
     ([[[1]], [[2]]], 3, "at least one document with 2 or more segments"),
-    ([[[1], [2]]], 0, "n must be a positive int"),
+    ([[[1], [2]]], 0, "n must be an int >= 1; got 0"),
 ])
 def test_sop_examples_rejects_bad_arguments(docs, n, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.sampling import (apply_temperature, filter_logits, greedy, next_token_probs, sample_next,
                                top_k_filter, top_p_filter)
 
@@ -109,6 +110,11 @@ def test_sample_frequencies_follow_the_filtered_distribution():
     ({"top_k": 2.5}, "top_k must be None or an integer >= 1"),
     ({"top_p": 0.0}, "top_p must be None or a number in (0, 1]"),
     ({"top_p": 1.5}, "top_p must be None or a number in (0, 1]"),
+    ({"temperature": float("nan")}, "temperature must be a number > 0"),
+    ({"temperature": float("inf")}, "temperature must be a finite number; got inf"),
+    ({"temperature": True}, "temperature must be a number > 0"),
+    ({"top_k": True}, "top_k must be None or an integer >= 1; got True"),
+    ({"top_p": float("nan")}, "top_p must be None or a number in (0, 1]; got nan"),
 ])
 def test_bad_sampling_arguments_are_refused(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace("]", r"\]")):
@@ -124,5 +130,23 @@ def test_filters_refuse_bad_values_and_non_float_logits():
         apply_temperature(_logits(0, 5), 0)
     with pytest.raises(ValueError, match="logits must be a floating-point tensor"):
         greedy(torch.tensor([1, 2, 3]))
-    with pytest.raises(ValueError, match=r"logits must be \(B, V\)"):
+    with pytest.raises(ValueError, match=r"logits must be a 2-d tensor \(B, V\); got shape \(5,\)"):
         sample_next(_logits(0, 5))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("call", [greedy, lambda x: apply_temperature(x, 1.0), lambda x: top_k_filter(x, 2),
+                                  lambda x: top_p_filter(x, 0.9), filter_logits, sample_next])
+def test_logits_holding_nan_or_plus_inf_are_refused(call, bad):
+    logits = _logits(0, 2, 5)
+    logits[1, 3] = bad
+    message = r"logits must hold no NaN or \+inf \(-inf marks a ruled-out token\); got 1 such value$"
+    with pytest.raises(ArgumentError, match=message):
+        call(logits)
+
+
+def test_minus_inf_logits_pass_through_the_filters():
+    logits = _logits(0, 2, 5)
+    logits[:, 0] = float("-inf")
+    probs = next_token_probs(logits, top_k=3, top_p=0.9)
+    assert (probs[:, 0] == 0).all() and torch.allclose(probs.sum(-1), torch.ones(2))

@@ -4,10 +4,13 @@ import json
 import random
 import re
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmcourse._checks import ArgumentError
 from lmcourse.tokenizers import (BPE_PATTERN, BPETokenizer, CharTokenizer, WordTokenizer, count_pairs, merge,
                                  token_view, train_bpe, train_bpe_naive)
 
@@ -32,7 +35,7 @@ def test_char_tokenizer_rejects_unknown_characters_and_ids():
     tok = CharTokenizer.from_text("abc")
     with pytest.raises(ValueError, match="not in the vocabulary"):
         tok.encode("abz")
-    with pytest.raises(ValueError, match=r"ids must be in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"ids must be integers in \[0, 3\); got 3$"):
         tok.decode([0, 3])
     with pytest.raises(ValueError, match="non-empty string"):
         CharTokenizer.from_text("")
@@ -53,8 +56,10 @@ def test_word_tokenizer_keeps_the_most_frequent_words():
 def test_word_tokenizer_bad_input_errors():
     with pytest.raises(ValueError, match="text must be a non-empty string"):
         WordTokenizer.from_text("")
-    with pytest.raises(ValueError, match="max_size must be"):
+    with pytest.raises(ValueError, match="max_size must be an int >= 1; got 0"):
         WordTokenizer.from_text("a b", max_size=0)
+    with pytest.raises(ValueError, match="min_count must be an int >= 1; got 0"):
+        WordTokenizer.from_text("a b", min_count=0)
     with pytest.raises(ValueError, match=r"ids must be integers in \[0, "):
         WordTokenizer.from_text("a b").decode([99])
     with pytest.raises(TypeError, match="text must be a str"):
@@ -87,8 +92,12 @@ def test_training_stops_when_no_pair_is_left():
 def test_bpe_train_bad_input_errors():
     with pytest.raises(ValueError, match="text must be a non-empty string"):
         BPETokenizer.train("", 10)
-    with pytest.raises(ValueError, match="num_merges must be a non-negative int"):
+    with pytest.raises(ValueError, match="num_merges must be an int >= 0; got -1"):
         BPETokenizer.train("abc", -1)
+    with pytest.raises(ValueError, match="num_merges must be an int >= 0; got True"):
+        BPETokenizer.train("abc", True)
+    with pytest.raises(ValueError, match="num_merges must be an int >= 0; got 2.0"):
+        train_bpe_naive("abc", 2.0)
 
 
 # --- round trips
@@ -138,6 +147,37 @@ def test_bpe_save_load_round_trip(bpe, tmp_path):
 
 
 # --- bad input
+def _three_tokenizers():
+    return [CharTokenizer.from_text("abc"), WordTokenizer.from_text("to be or not"),
+            BPETokenizer.train("low lower lowest " * 5, num_merges=5, special_tokens=["<|endoftext|>"])]
+
+
+@pytest.mark.parametrize("tok", _three_tokenizers(), ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("bad, shown", [(1.0, "1.0"), (1.7, "1.7"), (True, "True"), ("1", "'1'"), (None, "None"),
+                                        (-1, "-1"), (10**6, "1000000"), (torch.tensor(1.0), "tensor(1.)"),
+                                        (torch.tensor(True), "tensor(True)"), (np.float64(2.0), "np.float64(2.0)")])
+def test_every_decode_refuses_non_integer_and_out_of_range_ids(tok, bad, shown):
+    with pytest.raises(ArgumentError) as err:
+        tok.decode([0, bad])
+    assert str(err.value) == f"ids must be integers in [0, {tok.vocab_size}); got {shown}"
+
+
+@pytest.mark.parametrize("tok", _three_tokenizers(), ids=lambda t: type(t).__name__)
+def test_every_decode_refuses_the_first_id_past_the_vocabulary_and_accepts_the_last(tok):
+    with pytest.raises(ArgumentError, match=rf"ids must be integers in \[0, {tok.vocab_size}\); got {tok.vocab_size}$"):
+        tok.decode([tok.vocab_size])
+    assert tok.decode([tok.vocab_size - 1]) == tok.decode([np.int64(tok.vocab_size - 1)])
+
+
+@pytest.mark.parametrize("tok", _three_tokenizers(), ids=lambda t: type(t).__name__)
+def test_every_decode_takes_a_tensor_or_numpy_array_of_ids_like_a_list(tok):
+    ids = [0, 1, tok.vocab_size - 1]
+    for as_array in (torch.tensor(ids), torch.tensor(ids, dtype=torch.int32), np.array(ids)):
+        assert tok.decode(as_array) == tok.decode(ids)
+    with pytest.raises(ArgumentError, match="ids must be a sequence of token ids; got int"):
+        tok.decode(3)
+
+
 def test_bpe_decoding_out_of_range_or_non_integer_ids_is_an_error(bpe):
     with pytest.raises(ValueError, match=rf"ids must be integers in \[0, {bpe.vocab_size}\); got {bpe.vocab_size}"):
         bpe.decode([1, bpe.vocab_size])
