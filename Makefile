@@ -1,7 +1,7 @@
 # The course's commands. Each target is a thin wrapper around plain pip/pytest/jupyter
 # commands (README shows them for machines without make).
 #   make lab     open the course in JupyterLab at notebook 00, settings in jupyter-config/ (sets up .venv if needed)
-#   make test    unit tests + every notebook executed by nbval, ci profile
+#   make test    ruff (lint), then unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
 #   make outputs re-execute notebooks in place with the cpu profile (NB=... for one);
 #                KINETO_LOG_LEVEL=6 keeps torch.profiler's time-stamped log lines out of them;
@@ -36,6 +36,7 @@ lab: setup
 	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 test: setup
+	$(BIN)/ruff check .
 	LMCOURSE_PROFILE=ci OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 outputs: setup
