@@ -20,7 +20,7 @@ from solutions import solution_namespace
 
 from lmcourse.exercises import Mistake, Rule
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
 CALL = re.compile(r"\bex\.(check_\w+)\(")
 

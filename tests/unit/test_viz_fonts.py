@@ -16,7 +16,7 @@ from fontTools.ttLib import TTFont
 
 from lmcourse import viz
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NO_INSTALLED_FONTS = """
 import json, sys, warnings
 import matplotlib

@@ -131,7 +131,7 @@ def test_a_plain_install_ships_the_data_file():
     import tomllib
     from pathlib import Path
 
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["lmcourse"]
     assert any(fnmatch.fnmatch("data/sentiment.tsv", p) for p in patterns), \
         f"pyproject.toml's package-data for lmcourse must include 'data/*.tsv'; got {patterns}"

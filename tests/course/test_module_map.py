@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("make_module_map", ROOT / "docs" / "make_module_map.py")
 make_module_map = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_module_map)

@@ -10,7 +10,7 @@ import pytest
 
 from tools import classroom
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 README = NOTEBOOK_DIR.parent / "README.md"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 MAX_BYTES = 3 * 1024 * 1024
@@ -110,7 +110,7 @@ class TestStoredNotebook:
             "`python tools/classroom.py readme README.md notebooks/*.ipynb`)"
 
     def test_stored_solution_outputs_show_their_checkers_passing(self, path):
-        # how many exercises a notebook has, and that its solutions pass when run, is tests/test_exercise_rules.py's
+        # how many exercises a notebook has, and that its solutions pass when run, is tests/exercises/test_exercise_rules.py's
         solutions = [c for c in _code_cells(_load(path)) if "solution" in _tags(c)]
         assert solutions, "no cell is tagged 'solution'"
         for cell in solutions:

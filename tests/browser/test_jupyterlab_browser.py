@@ -22,7 +22,7 @@ import pytest
 from lmcourse import glossary
 from servers import free_port, running_lab
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 pytestmark = [pytest.mark.browser,

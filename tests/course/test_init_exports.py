@@ -8,7 +8,7 @@ import pytest
 
 import lmcourse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted(p for p in (ROOT / "lmcourse").rglob("*.py") if "vendor" not in p.parts)
 
 

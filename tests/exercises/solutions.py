@@ -9,7 +9,7 @@ import io
 import json
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 # what the solution cells take from the notebook's earlier cells: its imports, and `ex`, its checkers
 PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\nfrom lmcourse.exercises import nb{stem} as ex\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTES_DIR = ROOT / "docs" / "instructor"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))

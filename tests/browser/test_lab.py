@@ -10,7 +10,7 @@ import pytest
 
 from servers import free_port, get, running_lab
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.lab
 
 
