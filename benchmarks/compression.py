@@ -33,8 +33,8 @@ from lmcourse.data import load_text
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.seeds import paired, repeat
 from lmcourse.tokenizers import CharTokenizer
-from lmcourse.transformer import count_parameters
 from lmcourse.train import TrainConfig, train
+from lmcourse.transformer import count_parameters
 
 BLOCK, BATCH_TRAIN = 64, 12
 

@@ -7,7 +7,7 @@ that the version here gives the same result. Start with ``notebooks/00_welcome.i
 
 __version__ = "0.1.0"
 
-from .profiles import Profile, get_profile  # noqa: E402
 from .device import environment_summary, pick_device, set_seed  # noqa: E402
+from .profiles import Profile, get_profile  # noqa: E402
 
 __all__ = ["Profile", "get_profile", "pick_device", "set_seed", "environment_summary", "__version__"]

@@ -22,7 +22,6 @@ from numbers import Integral, Real
 import torch
 
 
-
 class ArgumentError(ValueError, TypeError):
     """A bad argument to a public lmcourse function; the message names it and what was expected."""
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_name)`` on a temporary file beside ``path``, then rename it to ``path``.
 

@@ -33,7 +33,6 @@ from .attention import attention, causal_mask, check_head_sizes
 from .positions import LearnedPositions, RotaryEmbedding
 from .transformer import FeedForward, LayerNorm
 
-
 POSITIONS = ("learned", "rope")
 
 

@@ -39,7 +39,6 @@ import torch.nn.functional as F
 
 from ._checks import bool_mask, integer, number, tensor, token_ids
 
-
 # ---------------------------------------------------------------- SQuAD's metrics
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

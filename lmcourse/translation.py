@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from ._checks import integer, probability
 from .decoding import LogProbFn, beam_search, greedy_search
 from .schedules import noam_schedule
-from .transformer import xavier_init_
 from .tokenizers import split_words
+from .transformer import xavier_init_
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from ..compression import distillation_loss, magnitude_mask, quantize_int8
 from .checking import Case, Mistake, Result, check_function, same
 
-
 # --- exercise 1: per-channel symmetric int8 ---------------------------------------------------
 
 def _quantize(w):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from solutions import solution_namespace
 
 from lmcourse.exercises import Mistake, Rule
+from solutions import solution_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 STEMS = [p.stem for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]

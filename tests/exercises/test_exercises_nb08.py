@@ -3,10 +3,10 @@
 import math
 
 import torch
-from solutions import solution_namespace
 
 from lmcourse.exercises import nb08_translation as ex
 from lmcourse.metrics import brevity_penalty as package_brevity_penalty
+from solutions import solution_namespace
 
 
 def test_package_brevity_penalty_passes_the_checker():

@@ -10,9 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmcourse._checks import ArgumentError
-from lmcourse.attention import (MultiHeadAttention, attention, causal_mask, check_mask, load_torch_mha,
-                                padding_mask)
-
+from lmcourse.attention import MultiHeadAttention, attention, causal_mask, check_mask, load_torch_mha, padding_mask
 
 pytestmark = pytest.mark.usefixtures("seeded", "no_mha_fastpath")
 

@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from lmcourse._checks import (ArgumentError, bool_mask, finite_tensor, integer, number, one_of, probability, tensor,
-                              token_ids)
+from lmcourse._checks import (
+    ArgumentError,
+    bool_mask,
+    finite_tensor,
+    integer,
+    number,
+    one_of,
+    probability,
+    tensor,
+    token_ids,
+)
 
 
 def test_good_values_pass_through_unchanged():

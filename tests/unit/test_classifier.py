@@ -7,8 +7,17 @@ import pytest
 import torch
 from sklearn.linear_model import Ridge
 
-from lmcourse.classifier import (MLPHead, SentenceClassifier, fine_tune, fit_logistic, frozen_features, predict,
-                                 ridge_probe, stratified_holdout, train_head)
+from lmcourse.classifier import (
+    MLPHead,
+    SentenceClassifier,
+    fine_tune,
+    fit_logistic,
+    frozen_features,
+    predict,
+    ridge_probe,
+    stratified_holdout,
+    train_head,
+)
 from lmcourse.pretrained import load_minilm, sentence_embeddings
 from lmcourse.sentiment_data import texts_and_labels, train_test_split
 

@@ -11,9 +11,26 @@ from hypothesis import strategies as st
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 
 from lmcourse._checks import ArgumentError
-from lmcourse.embeddings import (SkipGram, Vocabulary, Word2VecConfig, analogy, analogy_accuracy, cooccurrence_matrix,
-                                 cosine_matrix, glove_loss, keep_probabilities, nearest, noise_distribution, ppmi,
-                                 skipgram_pairs, subsample, svd_embeddings, train_glove, train_word2vec, words_of)
+from lmcourse.embeddings import (
+    SkipGram,
+    Vocabulary,
+    Word2VecConfig,
+    analogy,
+    analogy_accuracy,
+    cooccurrence_matrix,
+    cosine_matrix,
+    glove_loss,
+    keep_probabilities,
+    nearest,
+    noise_distribution,
+    ppmi,
+    skipgram_pairs,
+    subsample,
+    svd_embeddings,
+    train_glove,
+    train_word2vec,
+    words_of,
+)
 
 
 def _brute_pairs(ids, window):

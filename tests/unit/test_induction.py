@@ -3,8 +3,17 @@
 import pytest
 import torch
 
-from lmcourse.induction import (AttentionOnlyTransformer, InductionConfig, duplicate_token_score, induction_score,
-                                previous_token_score, repeat_mask, repeated_sequences, split_losses, train_induction)
+from lmcourse.induction import (
+    AttentionOnlyTransformer,
+    InductionConfig,
+    duplicate_token_score,
+    induction_score,
+    previous_token_score,
+    repeat_mask,
+    repeated_sequences,
+    split_losses,
+    train_induction,
+)
 
 
 def test_sequences_end_with_a_repeat_of_the_given_length():

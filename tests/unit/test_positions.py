@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from lmcourse._checks import ArgumentError
 from lmcourse.attention import MultiHeadAttention
-from lmcourse.positions import (LearnedPositions, RotaryEmbedding, SinusoidalPositions, rotate_half,
-                                sinusoidal_table)
+from lmcourse.positions import LearnedPositions, RotaryEmbedding, SinusoidalPositions, rotate_half, sinusoidal_table
 
 
 def test_sinusoidal_table_matches_the_formula_entry_by_entry():

@@ -3,10 +3,22 @@
 import pytest
 import torch
 
-from lmcourse.qa import (QAExample, SpanQA, best_spans, encode_qa, exact_match, make_qa_data, normalize_answer,
-                         overlap_baseline, predict_answers, retrieve_and_read, span_loss, squad_scores, token_f1,
-                         train_qa)
-
+from lmcourse.qa import (
+    QAExample,
+    SpanQA,
+    best_spans,
+    encode_qa,
+    exact_match,
+    make_qa_data,
+    normalize_answer,
+    overlap_baseline,
+    predict_answers,
+    retrieve_and_read,
+    span_loss,
+    squad_scores,
+    token_f1,
+    train_qa,
+)
 
 # ---- SQuAD's normalisation and scores, checked by hand against the official v1.1 script's rules
 

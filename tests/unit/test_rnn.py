@@ -1,7 +1,7 @@
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 from torch import nn
 
 from lmcourse._checks import ArgumentError

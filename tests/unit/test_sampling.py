@@ -8,8 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmcourse._checks import ArgumentError
-from lmcourse.sampling import (apply_temperature, filter_logits, greedy, next_token_probs, sample_next,
-                               top_k_filter, top_p_filter)
+from lmcourse.sampling import (
+    apply_temperature,
+    filter_logits,
+    greedy,
+    next_token_probs,
+    sample_next,
+    top_k_filter,
+    top_p_filter,
+)
 
 
 def _logits(seed, *shape):

@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from lmcourse.sentiment_data import (DATA_FILE, Example, load_sentiment, read_examples, texts_and_labels,
-                                     train_test_split, vader_lexicon)
+from lmcourse.sentiment_data import (
+    DATA_FILE,
+    Example,
+    load_sentiment,
+    read_examples,
+    texts_and_labels,
+    train_test_split,
+    vader_lexicon,
+)
 
 # sha256 of json.dumps([[text, label, lang], ...], ensure_ascii=False), captured from the Python string lists
 # the sentences were stored in before they moved to lmcourse/data/sentiment.tsv: the move changed no value.

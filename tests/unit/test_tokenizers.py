@@ -11,8 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmcourse._checks import ArgumentError
-from lmcourse.tokenizers import (BPE_PATTERN, BPETokenizer, CharTokenizer, WordTokenizer, count_pairs, merge,
-                                 token_view, train_bpe, train_bpe_naive)
+from lmcourse.tokenizers import (
+    BPE_PATTERN,
+    BPETokenizer,
+    CharTokenizer,
+    WordTokenizer,
+    count_pairs,
+    merge,
+    token_view,
+    train_bpe,
+    train_bpe_naive,
+)
 
 CORPUS = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
           "You are all resolved rather to die than to famish? 我们先说话。语言模型学习文字。 ") * 5

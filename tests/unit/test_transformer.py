@@ -9,10 +9,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lmcourse.attention import causal_mask, padding_mask
-from lmcourse.transformer import (DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Transformer,
-                                  TransformerConfig, count_parameters, layer_parameter_count, load_torch_layer,
-                                  xavier_init_)
-
+from lmcourse.transformer import (
+    DecoderLayer,
+    EncoderLayer,
+    FeedForward,
+    LayerNorm,
+    Transformer,
+    TransformerConfig,
+    count_parameters,
+    layer_parameter_count,
+    load_torch_layer,
+    xavier_init_,
+)
 
 pytestmark = pytest.mark.usefixtures("seeded", "no_mha_fastpath")
 

@@ -4,9 +4,22 @@ import torch
 from lmcourse.parallel_corpus import Pair
 from lmcourse.tokenizers import CharTokenizer
 from lmcourse.transformer import Transformer, TransformerConfig
-from lmcourse.translation import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocab, attention_maps, chinese_tokens,
-                                  english_tokens, init_weights, make_batch, next_token_fn, pad_batch, train_translator,
-                                  translate)
+from lmcourse.translation import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    Vocab,
+    attention_maps,
+    chinese_tokens,
+    english_tokens,
+    init_weights,
+    make_batch,
+    next_token_fn,
+    pad_batch,
+    train_translator,
+    translate,
+)
 
 PAIRS = [Pair("I love programming", "我爱编程", ()), Pair("We bought 25 apples yesterday", "我们昨天买了二十五个苹果", ()),
          Pair("Tom reads books", "汤姆看书", ())]
