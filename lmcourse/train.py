@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ._checks import ArgumentError, integer, number, one_of
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import warmup_cosine_lambda, warmup_cosine_schedule  # noqa: F401  (the lambda: train's rule, re-exported)
+from .schedules import warmup_cosine_schedule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 SCHEDULES = ("constant", "cosine", "step")
@@ -277,6 +277,8 @@ def _callbacks(callbacks, plot, log_dir, progress: bool, total: int, start: int)
         built.append(ProgressBar(total, start))
     if log_dir is not None and (board := TensorBoard.at(log_dir)) is not None:
         built.append(board)
+    if isinstance(callbacks, Callback) or callable(callbacks):
+        raise ArgumentError(f"callbacks must be a list of callbacks (callbacks=[...]); got one {type(callbacks).__name__}")
     for i, c in enumerate(callbacks):
         if isinstance(c, Callback):
             built.append(c)

@@ -9,8 +9,9 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from lmcourse.batches import get_batch
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.neural_lm import BigramLM
+from lmcourse.schedules import warmup_cosine_lambda
 from lmcourse.train import (Callback, History, LivePlot, TrainConfig, configure_optimizer, estimate_loss, make_scheduler,
-                            param_groups, train, warmup_cosine_lambda)
+                            param_groups, train)
 
 
 class _Recorder:
@@ -362,3 +363,5 @@ def test_a_live_loss_plot_outside_a_notebook_prints_one_line_per_evaluation(caps
 def test_a_callback_that_is_neither_a_callback_nor_a_function_is_refused():
     with pytest.raises(ValueError, match=r"callbacks\[0\] must be a Callback or a function \(step, history\); got int"):
         _small_run(callbacks=[3])
+    with pytest.raises(ValueError, match="callbacks must be a list of callbacks"):
+        _small_run(callbacks=_Log())
