@@ -36,7 +36,8 @@ def _check_sets(**sets: torch.Tensor) -> None:
     for name, vectors in sets.items():
         tensor(name, vectors, shape=("n", "d") if not sizes else (None, "d"), sizes=sizes)
         if len(vectors) == 0:
-            raise ArgumentError(f"{name} must be a non-empty (n, d) tensor of word vectors; got shape {tuple(vectors.shape)}")
+            raise ArgumentError(f"{name} must be a non-empty (n, d) tensor of word vectors; "
+                                f"got shape {tuple(vectors.shape)}")
         finite_tensor(name, vectors)
 
 

@@ -315,7 +315,7 @@ def dequantize_groupwise(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     finite_tensor("scale", scale)
     if scale.ndim != 3 or scale.shape[0] != out_f or in_f % scale.shape[1]:
         raise ArgumentError(f"scale must be (out={out_f}, n_groups, 1) with n_groups dividing {in_f}; "
-                         f"got {tuple(scale.shape)}")
+                            f"got {tuple(scale.shape)}")
     return (q.float().reshape(out_f, scale.shape[1], -1) * scale).reshape(out_f, in_f)
 
 
@@ -569,7 +569,7 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     _check_temperature_alpha(temperature, alpha)
     if student_logits.shape != teacher_logits.shape:
         raise ArgumentError(f"teacher_logits must have the shape of student_logits {tuple(student_logits.shape)}; "
-                         f"got {tuple(teacher_logits.shape)}")
+                            f"got {tuple(teacher_logits.shape)}")
     if targets is None and alpha != 1:
         raise ArgumentError(f"targets are needed for the hard part when alpha < 1; got alpha={alpha}")
     V, T = student_logits.shape[-1], temperature

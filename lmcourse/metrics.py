@@ -194,8 +194,9 @@ def bleu_from_statistics(statistics, *, smooth: str = "exp", smooth_value: float
     if arr.ndim == 2:
         arr = arr.sum(axis=0)
     if arr.ndim != 1 or arr.size < 4 or arr.size % 2 or not (arr >= 0).all() or not np.isfinite(arr).all():
-        raise ArgumentError("statistics must be rows of finite non-negative (matches_1..n, totals_1..n, hyp_len, ref_len) "
-                         f"as bleu_statistics returns them; got shape {np.shape(statistics)}")
+        raise ArgumentError("statistics must be rows of finite non-negative "
+                            "(matches_1..n, totals_1..n, hyp_len, ref_len) "
+                            f"as bleu_statistics returns them; got shape {np.shape(statistics)}")
     width, total = arr.size, [int(round(x)) for x in arr]
     max_n = (width - 2) // 2
     return _bleu(total[:max_n], total[max_n:2 * max_n], total[-2], total[-1], smooth, value)

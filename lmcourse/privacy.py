@@ -98,7 +98,8 @@ def canary_rank(canary_score: float, other_scores: Sequence[float] | torch.Tenso
     others = torch.as_tensor(other_scores, dtype=torch.float64).flatten()
     number("canary_score", float(canary_score))
     if not torch.isfinite(others).all():
-        raise ArgumentError(f"other_scores must be finite numbers; got {int((~torch.isfinite(others)).sum())} NaN or inf")
+        bad = int((~torch.isfinite(others)).sum())
+        raise ArgumentError(f"other_scores must be finite numbers; got {bad} NaN or inf")
     return 1 + int((others <= float(canary_score)).sum())
 
 

@@ -278,7 +278,8 @@ def _callbacks(callbacks, plot, log_dir, progress: bool, total: int, start: int)
     if log_dir is not None and (board := TensorBoard.at(log_dir)) is not None:
         built.append(board)
     if isinstance(callbacks, Callback) or callable(callbacks):
-        raise ArgumentError(f"callbacks must be a list of callbacks (callbacks=[...]); got one {type(callbacks).__name__}")
+        raise ArgumentError("callbacks must be a list of callbacks (callbacks=[...]); "
+                            f"got one {type(callbacks).__name__}")
     for i, c in enumerate(callbacks):
         if isinstance(c, Callback):
             built.append(c)
