@@ -19,6 +19,8 @@ import random
 import torch
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, finite_tensor, integer, tensor
+
 # Word lists written for notebook 15 (every word occurs in tinyshakespeare).
 MALE_TERMS = ["he", "him", "his", "man", "men", "father", "son", "brother", "king", "lord", "sir", "husband"]
 FEMALE_TERMS = ["she", "her", "hers", "woman", "women", "mother", "daughter", "sister", "queen", "lady", "madam", "wife"]
@@ -29,21 +31,23 @@ NOUNS_1 = ["house", "door", "table", "water", "stone", "horse", "tree", "book"]
 NOUNS_2 = ["window", "chair", "wine", "field", "bird", "gold", "ship", "letter"]
 
 
-def _check_sets(**sets: torch.Tensor) -> int:
-    dim = None
+def _check_sets(**sets: torch.Tensor) -> None:
+    sizes = {}
     for name, vectors in sets.items():
-        if not isinstance(vectors, torch.Tensor) or vectors.ndim != 2 or len(vectors) == 0:
-            raise ValueError(f"{name} must be a non-empty (n, d) tensor of word vectors; "
-                             f"got {getattr(vectors, 'shape', type(vectors).__name__)}")
-        if dim is not None and vectors.shape[1] != dim:
-            raise ValueError(f"all word vectors must have the same size d={dim}; {name} has d={vectors.shape[1]}")
-        dim = vectors.shape[1]
-    return dim
+        tensor(name, vectors, shape=("n", "d") if not sizes else (None, "d"), sizes=sizes)
+        if len(vectors) == 0:
+            raise ArgumentError(f"{name} must be a non-empty (n, d) tensor of word vectors; "
+                                f"got shape {tuple(vectors.shape)}")
+        finite_tensor(name, vectors)
 
 
 def associations(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``s(w, A, B) = mean_a cos(w, a) - mean_b cos(w, b)`` for every row w of ``W``: (n, d), (nA, d), (nB, d) -> (n,)."""
     _check_sets(W=W, A=A, B=B)
+    return _associations(W, A, B)
+
+
+def _associations(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     W, A, B = (F.normalize(t.double(), dim=-1) for t in (W, A, B))
     return (W @ A.T).mean(1) - (W @ B.T).mean(1)
 
@@ -56,20 +60,15 @@ def weat_effect_size(X: torch.Tensor, Y: torch.Tensor, A: torch.Tensor, B: torch
     """
     _check_sets(X=X, Y=Y, A=A, B=B)
     if len(X) + len(Y) < 3:
-        raise ValueError(f"X and Y need at least 3 words together for a standard deviation; got {len(X) + len(Y)}")
-    sx, sy = associations(X, A, B), associations(Y, A, B)
+        raise ArgumentError(f"X and Y need at least 3 words together for a standard deviation; got {len(X) + len(Y)}")
+    sx, sy = _associations(X, A, B), _associations(Y, A, B)
     return float((sx.mean() - sy.mean()) / torch.cat([sx, sy]).std())
-
-
-def weat_statistic(X: torch.Tensor, Y: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> float:
-    """The test statistic ``Σ_x s(x, A, B) - Σ_y s(y, A, B)``."""
-    _check_sets(X=X, Y=Y, A=A, B=B)
-    return float(associations(X, A, B).sum() - associations(Y, A, B).sum())
 
 
 def weat_p_value(X: torch.Tensor, Y: torch.Tensor, A: torch.Tensor, B: torch.Tensor, *,
                  n_permutations: int = 10_000, seed: int = 0) -> float:
-    """One-sided permutation p-value: the share of equal-size splits (Xᵢ, Yᵢ) of X ∪ Y whose statistic is >= the observed one.
+    """One-sided permutation p-value: the share of equal-size splits (Xᵢ, Yᵢ) of X ∪ Y whose statistic
+    ``Σ_{x ∈ Xᵢ} s(x, A, B) - Σ_{y ∈ Yᵢ} s(y, A, B)`` is >= the observed one.
 
     X and Y must have the same size. When there are at most ``n_permutations`` splits,
     all of them are tried (an exact test, the observed split included); otherwise
@@ -78,10 +77,10 @@ def weat_p_value(X: torch.Tensor, Y: torch.Tensor, A: torch.Tensor, B: torch.Ten
     """
     _check_sets(X=X, Y=Y, A=A, B=B)
     if len(X) != len(Y):
-        raise ValueError(f"X and Y must have the same number of words for the permutation test; got {len(X)} and {len(Y)}")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be an integer >= 1; got {n_permutations!r}")
-    s = associations(torch.cat([X, Y]), A, B)                           # (2n,): each word's association, once
+        raise ArgumentError(f"X and Y must have the same number of words for the permutation test; "
+                            f"got {len(X)} and {len(Y)}")
+    integer("n_permutations", n_permutations, min=1)
+    s = _associations(torch.cat([X, Y]), A, B)                         # (2n,): each word's association, once
     n, total = len(X), float(s.sum())
     observed = float(s[:n].sum()) * 2 - total                           # Σ_X s - Σ_Y s = 2 Σ_X s - Σ_all s
     tol = 1e-12 * max(1.0, abs(observed))                                # float sums in another order: count ties

@@ -40,6 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
+from ._checks import ArgumentError, finite_tensor, integer, number, one_of, tensor
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 PARTS = ("attn", "mlp")
 
@@ -97,9 +99,8 @@ def latency_ms(fn: Callable[[], object], *, repeat: int = 10, warmup: int = 2) -
 
     On a GPU the device is synchronised around each call, so queued kernels are counted.
     """
-    for name, value, low in (("repeat", repeat, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    integer("repeat", repeat, min=1)
+    integer("warmup", warmup, min=0)
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(warmup):
         fn()
@@ -116,8 +117,7 @@ def latency_ms(fn: Callable[[], object], *, repeat: int = 10, warmup: int = 2) -
 @torch.no_grad()
 def tokens_per_second(model: nn.Module, prompt: torch.Tensor, new_tokens: int, *, repeat: int = 3) -> float:
     """Generation throughput: ``B · new_tokens`` tokens over the median time of ``model.generate`` (greedy)."""
-    if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or new_tokens < 1:
-        raise ValueError(f"new_tokens must be an integer >= 1; got {new_tokens!r}")
+    integer("new_tokens", new_tokens, min=1)
     ms = latency_ms(lambda: model.generate(prompt, new_tokens, greedy=True), repeat=repeat, warmup=1)
     return prompt.shape[0] * new_tokens / (ms / 1000)
 
@@ -170,7 +170,13 @@ def forward_ms(model: nn.Module, idx: torch.Tensor, *, autocast_dtype: torch.dty
 
 def _check_bits(bits) -> None:
     if bits != 8 or isinstance(bits, bool):
-        raise ValueError(f"bits must be 8 (symmetric int8, values -127..127); got {bits!r}")
+        raise ArgumentError(f"bits must be 8 (symmetric int8, values -127..127); got {bits!r}")
+
+
+def _float_matrix(name: str, x) -> torch.Tensor:
+    """``x`` if it is a finite 2-D float tensor: a NaN or inf would make every scale of its row NaN."""
+    tensor(name, x, shape=("out", "in"), dtype="float")
+    return finite_tensor(name, x)
 
 
 def quantize_int8(weight: torch.Tensor, *, per_channel: bool = True, bits: int = 8
@@ -182,9 +188,7 @@ def quantize_int8(weight: torch.Tensor, *, per_channel: bool = True, bits: int =
     ``q * scale`` is the nearest representable weight. A row of zeros gets scale 1.
     """
     _check_bits(bits)
-    if not isinstance(weight, torch.Tensor) or weight.ndim != 2 or not weight.is_floating_point():
-        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight must be a 2-D float tensor (out, in); got {shape}")
+    _float_matrix("weight", weight)
     w = weight.detach().float()
     amax = w.abs().amax(dim=1, keepdim=True) if per_channel else w.abs().amax()
     scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
@@ -194,9 +198,8 @@ def quantize_int8(weight: torch.Tensor, *, per_channel: bool = True, bits: int =
 
 def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Back to float: ``q * scale`` (scale (out, 1) or a scalar)."""
-    if not isinstance(q, torch.Tensor) or q.dtype != torch.int8:
-        raise ValueError(f"q must be an int8 tensor; got {getattr(q, 'dtype', type(q).__name__)}")
-    return q.float() * scale
+    tensor("q", q, dtype=torch.int8)
+    return q.float() * finite_tensor("scale", scale)
 
 
 class Int8Linear(nn.Module):
@@ -280,18 +283,6 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 # fewer bits: 4-bit weights in groups, and activations with outlier channels
 # ---------------------------------------------------------------------------------------------
 
-def _check_int_in(name: str, value, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        expected = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
-        raise ValueError(f"{name} must be {expected}; got {value!r}")
-
-
-def _check_2d_float(name: str, x) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a 2-D float tensor; got {shape}")
-
-
 def quantize_groupwise(weight: torch.Tensor, *, bits: int = 4, group_size: int | None = 32
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric ``bits``-bit quantization of a (out, in) weight with one scale per group of inputs.
@@ -303,13 +294,12 @@ def quantize_groupwise(weight: torch.Tensor, *, bits: int = 4, group_size: int |
     ``scale`` (out, n_groups, 1); a group of zeros gets scale 1. This is the layout of
     GPTQ/AWQ-style 4-bit checkpoints (which choose the rounding more cleverly).
     """
-    _check_int_in("bits", bits, 2, 8)
-    _check_2d_float("weight", weight)
+    integer("bits", bits, min=2, max=8)
+    _float_matrix("weight", weight)
     out_f, in_f = weight.shape
-    g = in_f if group_size is None else group_size
-    _check_int_in("group_size", g, 1)
+    g = in_f if group_size is None else integer("group_size", group_size, min=1)
     if in_f % g:
-        raise ValueError(f"group_size must divide in_features={in_f}; got {group_size}")
+        raise ArgumentError(f"group_size must divide in_features={in_f}; got {group_size}")
     qmax = 2 ** (bits - 1) - 1
     w = weight.detach().float().reshape(out_f, in_f // g, g)                # (out, groups, g)
     amax = w.abs().amax(dim=-1, keepdim=True)                               # (out, groups, 1)
@@ -320,19 +310,20 @@ def quantize_groupwise(weight: torch.Tensor, *, bits: int = 4, group_size: int |
 
 def dequantize_groupwise(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Back to float: each group of ``q`` (out, in) times its scale from ``scale`` (out, n_groups, 1)."""
-    if not isinstance(q, torch.Tensor) or q.dtype != torch.int8 or q.ndim != 2:
-        raise ValueError(f"q must be a 2-D int8 tensor; got {getattr(q, 'dtype', type(q).__name__)}")
+    tensor("q", q, ndim=2, dtype=torch.int8)
     out_f, in_f = q.shape
+    finite_tensor("scale", scale)
     if scale.ndim != 3 or scale.shape[0] != out_f or in_f % scale.shape[1]:
-        raise ValueError(f"scale must be (out={out_f}, n_groups, 1) with n_groups dividing {in_f}; "
-                         f"got {tuple(scale.shape)}")
+        raise ArgumentError(f"scale must be (out={out_f}, n_groups, 1) with n_groups dividing {in_f}; "
+                            f"got {tuple(scale.shape)}")
     return (q.float().reshape(out_f, scale.shape[1], -1) * scale).reshape(out_f, in_f)
 
 
 def bits_per_weight(bits: int, group_size: int, *, scale_bits: int = 16) -> float:
     """Storage per weight of group-wise quantization: ``bits + scale_bits / group_size``."""
-    _check_int_in("bits", bits, 2, 8)
-    _check_int_in("group_size", group_size, 1)
+    integer("bits", bits, min=2, max=8)
+    integer("group_size", group_size, min=1)
+    number("scale_bits", scale_bits, min=0)
     return bits + scale_bits / group_size
 
 
@@ -359,9 +350,8 @@ def int8_roundtrip(x: torch.Tensor, *, per: str = "tensor") -> torch.Tensor:
     ``per="tensor"``: one scale ``max|x| / 127``; ``per="row"``: one scale per row (per token
     for activations (tokens, channels), per output channel for a weight (out, in)).
     """
-    _check_2d_float("x", x)
-    if per not in ("tensor", "row"):
-        raise ValueError(f"per must be 'tensor' or 'row'; got {per!r}")
+    tensor("x", x, ndim=2, dtype="float")
+    one_of("per", per, ("tensor", "row"))
     amax = x.detach().abs().amax(dim=1, keepdim=True) if per == "row" else x.detach().abs().amax()
     scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
     return torch.clamp(torch.round(x / scale), -127, 127) * scale
@@ -373,15 +363,14 @@ def int8_matmul(x: torch.Tensor, weight: torch.Tensor, *, x_per: str = "tensor")
     The weight gets one scale per output row; ``x`` one scale per tensor (as PyTorch's dynamic
     quantization does) or per token (``x_per="row"``, LLM.int8's "vector-wise" scheme).
     """
-    _check_2d_float("weight", weight)
+    tensor("weight", weight, ndim=2, dtype="float")
     return int8_roundtrip(x, per=x_per) @ int8_roundtrip(weight, per="row").T
 
 
 def outlier_channels(x: torch.Tensor, threshold: float = 6.0) -> torch.Tensor:
     """Indices of the input channels (columns of ``x`` (tokens, in)) where some |x| reaches ``threshold``."""
-    _check_2d_float("x", x)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise ValueError(f"threshold must be a number > 0; got {threshold!r}")
+    tensor("x", x, ndim=2, dtype="float")
+    number("threshold", threshold, min=0, min_open=True)
     return torch.nonzero(x.detach().abs().amax(dim=0) >= threshold).flatten()
 
 
@@ -392,10 +381,10 @@ def llm_int8_matmul(x: torch.Tensor, weight: torch.Tensor, *, threshold: float =
     float; all the others in int8 with per-token scales for ``x`` and per-row scales for the
     weight. The two partial products add up to (tokens, out).
     """
-    _check_2d_float("weight", weight)
+    _float_matrix("weight", weight)
     if x.ndim != 2 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"x must be (tokens, {weight.shape[1]}) to multiply weight {tuple(weight.shape)}; "
-                         f"got {tuple(x.shape)}")
+        raise ArgumentError(f"x must be (tokens, {weight.shape[1]}) to multiply weight {tuple(weight.shape)}; "
+                            f"got {tuple(x.shape)}")
     outliers = outlier_channels(x, threshold)
     regular = torch.ones(x.shape[1], dtype=torch.bool, device=x.device)
     regular[outliers] = False
@@ -412,12 +401,11 @@ def smoothquant_scales(x: torch.Tensor, weight: torch.Tensor, *, alpha: float = 
     leaves ``x @ weight.T`` unchanged but moves the difficulty of outlier channels from the
     activations, which are quantized per tensor, into the weights, which are quantized per row.
     """
-    _check_2d_float("x", x)
-    _check_2d_float("weight", weight)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    tensor("x", x, ndim=2, dtype="float")
+    _float_matrix("weight", weight)
+    number("alpha", alpha, min=0, max=1)
     if x.shape[1] != weight.shape[1]:
-        raise ValueError(f"x must have {weight.shape[1]} columns (weight's in_features); got {x.shape[1]}")
+        raise ArgumentError(f"x must have {weight.shape[1]} columns (weight's in_features); got {x.shape[1]}")
     ax = x.detach().abs().amax(dim=0).clamp_min(1e-5)                       # (in,)
     aw = weight.detach().abs().amax(dim=0).clamp_min(1e-5)                  # (in,)
     return ax ** alpha / aw ** (1 - alpha)
@@ -448,10 +436,11 @@ class Int8ActivationLinear(nn.Module):
     def __init__(self, linear: nn.Linear, scheme: str = "tensor", *, threshold: float = 6.0, alpha: float = 0.5):
         super().__init__()
         if not isinstance(linear, nn.Linear):
-            raise ValueError(f"linear must be an nn.Linear; got {type(linear).__name__}")
-        if scheme not in self.SCHEMES:
-            raise ValueError(f"scheme must be one of {', '.join(self.SCHEMES)}; got {scheme!r}")
-        self.linear, self.scheme, self.threshold, self.alpha = linear, scheme, threshold, alpha
+            raise ArgumentError(f"linear must be an nn.Linear; got {type(linear).__name__}")
+        one_of("scheme", scheme, self.SCHEMES)
+        self.linear, self.scheme = linear, scheme
+        self.threshold = number("threshold", threshold, min=0, min_open=True)
+        self.alpha = number("alpha", alpha, min=0, max=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2, w = x.reshape(-1, x.shape[-1]), self.linear.weight                # (N, in), (out, in)
@@ -482,19 +471,13 @@ def quantize_activations(model: nn.Module, scheme: str = "tensor", *, threshold:
 # pruning
 # ---------------------------------------------------------------------------------------------
 
-def _check_sparsity(sparsity, name: str = "sparsity") -> None:
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
-        raise ValueError(f"{name} must be a number in [0, 1); got {sparsity!r}")
-
-
 def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
     """Bool mask of ``weight``'s shape, False on the ``round(sparsity · n)`` entries of smallest |w|.
 
     The same rule as ``torch.nn.utils.prune.l1_unstructured``: True = keep.
     """
-    _check_sparsity(sparsity)
-    if not isinstance(weight, torch.Tensor):
-        raise ValueError(f"weight must be a tensor; got {type(weight).__name__}")
+    number("sparsity", sparsity, min=0, max=1, max_open=True)
+    tensor("weight", weight)
     k = round(sparsity * weight.numel())
     mask = torch.ones(weight.numel(), dtype=torch.bool, device=weight.device)
     if k:
@@ -509,7 +492,7 @@ def prune_magnitude(model: nn.Module, sparsity: float, *, parts: Sequence[str] =
     recomputed before every forward, so the pruned entries stay zero while the model is
     fine-tuned. :func:`remove_pruning` makes it permanent.
     """
-    _check_sparsity(sparsity)
+    number("sparsity", sparsity, min=0, max=1, max_open=True)
     for _, linear in block_linears(model, parts):
         prune.l1_unstructured(linear, "weight", amount=float(sparsity))
     return model
@@ -542,14 +525,14 @@ def prune_mlp_neurons(model: nn.Module, fraction: float) -> nn.Module:
     ``linear1`` (and bias) and its column of ``linear2`` with it, so the matrices really
     shrink from (4C, C) and (C, 4C) to (k, C) and (C, k), unlike unstructured zeros.
     """
-    _check_sparsity(fraction, "fraction")
+    number("fraction", fraction, min=0, max=1, max_open=True)
     model = copy.deepcopy(model)
     for block in model.blocks:
         mlp = block.mlp
         d_ff = mlp.linear1.out_features
         keep = d_ff - round(fraction * d_ff)
         if keep < 1:
-            raise ValueError(f"fraction={fraction} would remove all {d_ff} neurons of an MLP")
+            raise ArgumentError(f"fraction must leave at least one of each MLP's {d_ff} neurons; got {fraction}")
         idx = torch.topk(neuron_scores(mlp), keep).indices.sort().values
         lin1, lin2 = mlp.linear1, mlp.linear2
         new1 = nn.Linear(lin1.in_features, keep, bias=lin1.bias is not None).to(lin1.weight)
@@ -570,10 +553,8 @@ def prune_mlp_neurons(model: nn.Module, fraction: float) -> nn.Module:
 # ---------------------------------------------------------------------------------------------
 
 def _check_temperature_alpha(temperature, alpha) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0; got {temperature!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    number("temperature", temperature, min=0, min_open=True)
+    number("alpha", alpha, min=0, max=1)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -587,10 +568,10 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     """
     _check_temperature_alpha(temperature, alpha)
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"teacher_logits must have the shape of student_logits {tuple(student_logits.shape)}; "
-                         f"got {tuple(teacher_logits.shape)}")
+        raise ArgumentError(f"teacher_logits must have the shape of student_logits {tuple(student_logits.shape)}; "
+                            f"got {tuple(teacher_logits.shape)}")
     if targets is None and alpha != 1:
-        raise ValueError(f"targets are needed for the hard part when alpha < 1; got alpha={alpha}")
+        raise ArgumentError(f"targets are needed for the hard part when alpha < 1; got alpha={alpha}")
     V, T = student_logits.shape[-1], temperature
     log_q = F.log_softmax(student_logits.reshape(-1, V).float() / T, dim=-1)
     log_p = F.log_softmax(teacher_logits.reshape(-1, V).float() / T, dim=-1)
@@ -643,7 +624,7 @@ class ProbabilityEnsemble(nn.Module):
     def __init__(self, models: Sequence[nn.Module]):
         super().__init__()
         if len(models) < 2:
-            raise ValueError(f"models must hold at least 2 models to ensemble; got {len(models)}")
+            raise ArgumentError(f"models must hold at least 2 models to ensemble; got {len(models)}")
         self.models = nn.ModuleList(models)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
@@ -661,27 +642,19 @@ def average_weights(models: Sequence[nn.Module], weights: Sequence[float] | None
     loss; averaging unrelated models gives nonsense). ``weights`` default to equal.
     """
     if len(models) < 2:
-        raise ValueError(f"models must hold at least 2 models to average; got {len(models)}")
-    weights = [1 / len(models)] * len(models) if weights is None else list(weights)
-    if len(weights) != len(models) or abs(sum(weights) - 1) > 1e-6 or min(weights) < 0:
-        raise ValueError(f"weights must be {len(models)} non-negative numbers summing to 1; got {weights}")
+        raise ArgumentError(f"models must hold at least 2 models to average; got {len(models)}")
+    weights = ([1 / len(models)] * len(models) if weights is None
+               else [number(f"weights[{i}]", w, min=0) for i, w in enumerate(weights)])
+    if len(weights) != len(models) or abs(sum(weights) - 1) > 1e-6:
+        raise ArgumentError(f"weights must be {len(models)} non-negative numbers summing to 1; got {weights}")
     states = [m.state_dict() for m in models]
     keys = list(states[0])
     for i, s in enumerate(states[1:], start=1):
         if set(s) != set(keys) or any(s[k].shape != states[0][k].shape for k in keys):
-            raise ValueError(f"models must share one architecture; model {i} has different tensors")
+            raise ArgumentError(f"models must share one architecture; model {i} has different tensors")
     merged = {k: sum(w * s[k] for w, s in zip(weights, states)) if states[0][k].is_floating_point() else states[0][k]
               for k in keys}
     out = copy.deepcopy(models[0])
     out.load_state_dict(merged)
     return out
 
-
-__all__ = ["size_on_disk", "torch_save_size", "latency_ms", "tokens_per_second",
-           "profile_forward", "mean_loss", "forward_ms", "quantize_int8", "dequantize_int8", "Int8Linear",
-           "block_linears", "quantize_linears", "quantize_dynamic_int8", "quantize_groupwise", "dequantize_groupwise",
-           "bits_per_weight", "quantize_weights_groupwise", "int8_roundtrip", "int8_matmul", "outlier_channels",
-           "llm_int8_matmul", "smoothquant_scales", "smoothquant_matmul", "Int8ActivationLinear",
-           "quantize_activations", "magnitude_mask", "prune_magnitude",
-           "remove_pruning", "sparsity", "neuron_scores", "prune_mlp_neurons", "distillation_loss", "Distiller",
-           "ProbabilityEnsemble", "average_weights"]

@@ -19,6 +19,7 @@ systems on every draw, and count how often the winner stays the winner.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,33 +27,49 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import ArgumentError, integer, number
 
-def _labels(name: str, values) -> np.ndarray:
+
+def _labels(name: str, values) -> tuple[np.ndarray, str]:
+    """``values`` as an int array of class labels, and their kind ("int" or "bool"): strings,
+    fractions, NaN and negative numbers are refused, so a mix-up fails instead of scoring 0."""
     arr = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of class labels; got shape {arr.shape}")
+        raise ArgumentError(f"{name} must be a non-empty 1-D sequence of class labels; got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr.astype(int), "bool"
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        items = arr.tolist()
+        bad = next((v for v in items if isinstance(v, bool) or not isinstance(v, (int, float))), items[0])
+        raise ArgumentError(f"{name} must hold integer class labels; got dtype {arr.dtype} such as {bad!r}"
+                            + (" (strings: convert them with int() or a label-to-index dict)"
+                               if arr.dtype.kind in "US" else ""))
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.equal(np.mod(arr, 1), 0)):
-            raise ValueError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
+            raise ArgumentError(f"{name} must hold integer class labels; got dtype {arr.dtype} with "
+                                f"{arr[np.mod(arr, 1) != 0][0].item()!r}")
         arr = arr.astype(int)
     if arr.min() < 0:
-        raise ValueError(f"{name} must hold class labels >= 0; got {arr.min()}")
-    return arr
+        raise ArgumentError(f"{name} must hold class labels >= 0; got {arr.min()}")
+    return arr, "int"
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    t, p = _labels("y_true", y_true), _labels("y_pred", y_pred)
+    (t, t_kind), (p, p_kind) = _labels("y_true", y_true), _labels("y_pred", y_pred)
+    if t_kind != p_kind:
+        raise ArgumentError(f"y_pred must hold the same kind of labels as y_true ({t_kind}s); got {p_kind}s "
+                            "(convert one side, e.g. y_pred.astype(int))")
     if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred must have the same length; got {t.size} and {p.size}")
+        raise ArgumentError(f"y_true and y_pred must have the same length; got {t.size} and {p.size}")
     return t, p
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
     """(n_classes, n_classes) counts: row = true class, column = predicted class (scikit-learn's layout)."""
     t, p = _pair(y_true, y_pred)
-    n = n_classes if n_classes is not None else int(max(t.max(), p.max())) + 1
+    n = integer("n_classes", n_classes, min=1) if n_classes is not None else int(max(t.max(), p.max())) + 1
     if n <= max(t.max(), p.max()):
-        raise ValueError(f"n_classes must be larger than every label; got {n} with label {max(t.max(), p.max())}")
+        raise ArgumentError(f"n_classes must be larger than every label; got {n} with label {max(t.max(), p.max())}")
     cm = np.zeros((n, n), dtype=int)
     np.add.at(cm, (t, p), 1)
     return cm
@@ -67,6 +84,10 @@ def accuracy(y_true, y_pred) -> float:
 def precision_recall_f1(y_true, y_pred, positive: int = 1) -> tuple[float, float, float]:
     """Precision, recall and F1 of class ``positive``; a 0/0 ratio counts as 0 (as scikit-learn's zero_division=0)."""
     t, p = _pair(y_true, y_pred)
+    return _precision_recall_f1(t, p, integer("positive", positive, min=0))
+
+
+def _precision_recall_f1(t: np.ndarray, p: np.ndarray, positive: int) -> tuple[float, float, float]:
     tp = int(((p == positive) & (t == positive)).sum())
     fp = int(((p == positive) & (t != positive)).sum())
     fn = int(((p != positive) & (t == positive)).sum())
@@ -80,7 +101,7 @@ def macro_f1(y_true, y_pred) -> float:
     """Mean of the per-class F1 scores over every class that appears in ``y_true`` or ``y_pred``."""
     t, p = _pair(y_true, y_pred)
     classes = np.union1d(t, p)
-    return float(np.mean([precision_recall_f1(t, p, positive=int(c))[2] for c in classes]))
+    return float(np.mean([_precision_recall_f1(t, p, int(c))[2] for c in classes]))
 
 
 def kfold_indices(n: int, k: int, *, labels: Sequence[int] | None = None, shuffle: bool = True,
@@ -90,16 +111,14 @@ def kfold_indices(n: int, k: int, *, labels: Sequence[int] | None = None, shuffl
 
     With ``labels``, each fold gets the same share of every class (stratified k-fold).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n:
-        raise ValueError(f"k must be an int with 2 <= k <= n={n}; got {k!r}")
+    integer("n", n, min=1)
+    integer("k", k, min=2, max=n)
     order = list(range(n))
     if shuffle:
         random.Random(seed).shuffle(order)
     if labels is not None:
         if len(labels) != n:
-            raise ValueError(f"labels must have n={n} entries; got {len(labels)}")
+            raise ArgumentError(f"labels must have n={n} entries; got {len(labels)}")
         order.sort(key=lambda i: labels[i])  # stable: shuffled within each class, then dealt round-robin
     folds = [np.array(sorted(order[f::k])) for f in range(k)]
     every = np.arange(n)
@@ -110,7 +129,9 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1, the spread across folds or seeds)."""
     arr = np.asarray(values, dtype=float)
     if arr.size < 2:
-        raise ValueError(f"values must hold at least 2 numbers to have a spread; got {arr.size}")
+        raise ArgumentError(f"values must hold at least 2 numbers to have a spread; got {arr.size}")
+    if not np.isfinite(arr).all():
+        raise ArgumentError(f"values must be finite numbers; got {arr.tolist()}")
     return float(arr.mean()), float(arr.std(ddof=1))
 
 
@@ -119,17 +140,25 @@ def grid_search(evaluate: Callable[..., float], grid: Mapping[str, Sequence[Any]
     """Call ``evaluate(**params)`` for every combination in ``grid``; return ``params | {"score": s}``
     for each, best first.
 
+    A NaN or infinite value in ``grid`` is refused; a NaN score (say, a run that diverged) sorts
+    last, never first.
+
     >>> grid_search(lambda a, b: -(a - 1) ** 2 - b, {"a": [0, 1, 2], "b": [0, 1]})[0]
     {'a': 1, 'b': 0, 'score': 0}
     """
     if not grid or any(len(v) == 0 for v in grid.values()):
-        raise ValueError(f"grid must map each name to a non-empty list of values; got {dict(grid)!r}")
+        raise ArgumentError(f"grid must map each name to a non-empty list of values; got {dict(grid)!r}")
+    for name, values in grid.items():
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise ArgumentError(f"grid[{name!r}] must hold finite values; got {bad[0]!r} in {list(values)!r}")
     names = list(grid)
     results = []
     for values in itertools.product(*(grid[n] for n in names)):
         params = dict(zip(names, values))
         results.append({**params, "score": evaluate(**params)})
-    return sorted(results, key=lambda r: r["score"], reverse=higher_is_better)
+    sign = -1 if higher_is_better else 1
+    return sorted(results, key=lambda r: (math.isnan(r["score"]), sign * r["score"]))
 
 
 def paired_differences(scores_a: Sequence[float], scores_b: Sequence[float]) -> dict[str, float]:
@@ -142,19 +171,18 @@ def paired_differences(scores_a: Sequence[float], scores_b: Sequence[float]) -> 
     """
     a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape or a.size < 2:
-        raise ValueError(f"scores_a and scores_b must be 1-D, of the same length >= 2; got {a.shape} and {b.shape}")
+        raise ArgumentError(f"scores_a and scores_b must be 1-D, of the same length >= 2; got {a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ArgumentError(f"scores_a and scores_b must be finite; got {a.tolist()} and {b.tolist()}")
     d = b - a
     return {"mean": float(d.mean()), "sd": float(d.std(ddof=1)), "n_positive": int((d > 0).sum()),
             "n_negative": int((d < 0).sum()), "n": int(d.size)}
 
 
 def _check_resampling(n_items: int, n_resamples: int, confidence: float) -> None:
-    if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
-        raise ValueError(f"the statistics must hold at least one item; got {n_items!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive int; got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    integer("n_items", n_items, min=1)
+    integer("n_resamples", n_resamples, min=1)
+    number("confidence", confidence, min=0, max=1, min_open=True, max_open=True)
 
 
 def resample_indices(n_items: int, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
@@ -170,7 +198,10 @@ def resample_indices(n_items: int, n_resamples: int = 1000, seed: int = 0) -> np
 def _items(name: str, stats) -> np.ndarray:
     arr = np.asarray(stats.detach().cpu() if hasattr(stats, "detach") else stats, dtype=float)
     if arr.ndim not in (1, 2) or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be per-item statistics of shape (N,) or (N, k) with N >= 1; got shape {arr.shape}")
+        raise ArgumentError(f"{name} must be per-item statistics of shape (N,) or (N, k) with N >= 1; "
+                            f"got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ArgumentError(f"{name} must be finite; got {int((~np.isfinite(arr)).sum())} NaN or inf values")
     return arr
 
 
@@ -225,7 +256,7 @@ def paired_bootstrap(stats_a, stats_b, metric: Callable[[np.ndarray], float] = n
     """
     a, b = _items("stats_a", stats_a), _items("stats_b", stats_b)
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"stats_a and stats_b must score the same items; got {a.shape[0]} and {b.shape[0]} rows")
+        raise ArgumentError(f"stats_a and stats_b must score the same items; got {a.shape[0]} and {b.shape[0]} rows")
     _check_resampling(a.shape[0], n_resamples, confidence)
     idx = resample_indices(a.shape[0], n_resamples, seed)
     sa = np.array([metric(a[i]) for i in idx])

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+from ._checks import ArgumentError, integer, number
 
-__all__ = ["average_weights", "local_update", "fedavg_round"]
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def _check_weights(weights, n: int) -> list[float]:
@@ -33,13 +32,11 @@ def _check_weights(weights, n: int) -> list[float]:
         return [1.0 / n] * n
     weights = list(weights)
     if len(weights) != n:
-        raise ValueError(f"weights must give one number per client ({n}); got {len(weights)}")
-    for w in weights:
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"weights must be finite numbers >= 0 (e.g. each client's number of examples); got {w!r}")
+        raise ArgumentError(f"weights must give one number per client ({n}); got {len(weights)}")
+    weights = [number(f"weights[{i}]", w, min=0) for i, w in enumerate(weights)]
     total = math.fsum(weights)
     if total <= 0:
-        raise ValueError(f"weights must not all be 0; got {weights}")
+        raise ArgumentError(f"weights must not all be 0; got {weights}")
     return [w / total for w in weights]
 
 
@@ -52,22 +49,22 @@ def average_weights(states: Sequence[Mapping[str, torch.Tensor]],
     tensors are averaged; integer buffers (counters) must agree and are copied from the first.
     """
     if isinstance(states, Mapping) or not isinstance(states, Sequence) or len(states) == 0:
-        raise ValueError(f"states must be a non-empty list of state dicts; got {type(states).__name__}")
+        raise ArgumentError(f"states must be a non-empty list of state dicts; got {type(states).__name__}")
     keys = list(states[0])
     for k, s in enumerate(states):
         if not isinstance(s, Mapping) or list(s) != keys:
-            raise ValueError(f"states must all have the same keys as states[0]; states[{k}] differs")
+            raise ArgumentError(f"states must all have the same keys as states[0]; states[{k}] differs")
     w = _check_weights(weights, len(states))
     out = {}
     for key in keys:
         tensors = [s[key] for s in states]
         if any(t.shape != tensors[0].shape for t in tensors):
-            raise ValueError(f"states must have the same shapes; {key!r} has {[tuple(t.shape) for t in tensors]}")
+            raise ArgumentError(f"states must have the same shapes; {key!r} has {[tuple(t.shape) for t in tensors]}")
         if tensors[0].is_floating_point():
             out[key] = sum(wk * t.detach().to(torch.float64) for wk, t in zip(w, tensors)).to(tensors[0].dtype)
         else:
             if any(not torch.equal(t, tensors[0]) for t in tensors):
-                raise ValueError(f"states must agree on integer buffers; {key!r} differs between clients")
+                raise ArgumentError(f"states must agree on integer buffers; {key!r} differs between clients")
             out[key] = tensors[0].clone()
     return out
 
@@ -80,13 +77,19 @@ def local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, lr
     itself is not changed: this is what one client does in one round. ``grad_clip`` clips
     each step's gradient norm (as :class:`lmcourse.train.TrainConfig` does); None = no clipping.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1 (local SGD steps per round); got {steps!r}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be a number > 0; got {lr!r}")
-    if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, numbers.Real)
-                                  or not grad_clip > 0):
-        raise ValueError(f"grad_clip must be a number > 0 or None; got {grad_clip!r}")
+    _check_local(steps, lr, grad_clip)
+    return _local_update(model, batch_fn, steps, lr, grad_clip)
+
+
+def _check_local(steps, lr, grad_clip) -> None:
+    integer("steps", steps, min=1)
+    number("lr", lr, min=0, min_open=True)
+    if grad_clip is not None:
+        number("grad_clip", grad_clip, min=0, min_open=True)
+
+
+def _local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, lr: float,
+                  grad_clip: float | None) -> dict[str, torch.Tensor]:
     local = copy.deepcopy(model)
     local.train()
     optimizer = torch.optim.SGD(local.parameters(), lr=lr)
@@ -111,10 +114,11 @@ def fedavg_round(model: nn.Module, clients: Sequence[Callable[[], Batch]], steps
     dicts — what the server received, and what an honest-but-curious server could inspect.
     """
     if isinstance(clients, (str, bytes)) or not isinstance(clients, Sequence) or len(clients) == 0:
-        raise ValueError(f"clients must be a non-empty list of batch functions; got {type(clients).__name__}")
+        raise ArgumentError(f"clients must be a non-empty list of batch functions; got {type(clients).__name__}")
     if not all(callable(c) for c in clients):
-        raise ValueError("clients must be callables returning (x, y) batches")
-    _check_weights(weights, len(clients))
-    states = [local_update(model, c, steps, lr, grad_clip) for c in clients]
+        raise ArgumentError("clients must be callables returning (x, y) batches")
+    _check_local(steps, lr, grad_clip)
+    _check_weights(weights, len(clients))                   # before any client trains
+    states = [_local_update(model, c, steps, lr, grad_clip) for c in clients]
     model.load_state_dict(average_weights(states, weights))
     return states

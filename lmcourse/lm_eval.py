@@ -25,30 +25,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def _positive_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return value
+from ._checks import integer, number, tensor
 
 
 def _total_nats(total_nats) -> float:
-    value = float(total_nats)
-    if not value >= 0 or math.isinf(value):
-        raise ValueError(f"total_nats must be a finite number >= 0 (a sum of -ln p); got {total_nats!r}")
-    return value
+    return number("total_nats", float(total_nats), min=0)     # float(): a 0-d tensor is welcome too
 
 
 def bits_per_character(total_nats: float, n_characters: int) -> float:
     """``total_nats / (ln 2 · n_characters)``: the summed negative log-likelihood of a text (in nats,
     over however many tokens the model's tokenizer cut it into) spread over its characters."""
-    return _total_nats(total_nats) / (math.log(2) * _positive_count("n_characters", n_characters))
+    return _total_nats(total_nats) / (math.log(2) * integer("n_characters", n_characters, min=1))
 
 
 def bits_per_byte(total_nats: float, n_bytes: int) -> float:
     """``total_nats / (ln 2 · n_bytes)``, with ``n_bytes = len(text.encode("utf-8"))``: the same as
     bits per character for ASCII text; for Chinese (3 bytes a character) a third of it."""
-    return _total_nats(total_nats) / (math.log(2) * _positive_count("n_bytes", n_bytes))
+    return _total_nats(total_nats) / (math.log(2) * integer("n_bytes", n_bytes, min=1))
 
 
 def ngram_total_nats(lm, tokens: Sequence[Hashable]) -> tuple[float, int]:
@@ -70,13 +63,12 @@ def ngram_total_nats(lm, tokens: Sequence[Hashable]) -> tuple[float, int]:
 def validation_windows(ids: torch.Tensor, block_size: int, n_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Non-overlapping windows ``(x, y)`` of ``block_size`` tokens from a 1-D id tensor, ``y`` shifted by
     one: the same fixed windows for every model, so their losses can be paired item by item."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 1:
-        raise ValueError(f"ids must be a 1-D tensor of token ids; got {type(ids).__name__}")
-    _positive_count("block_size", block_size)
+    tensor("ids", ids, ndim=1, dtype="int")
+    integer("block_size", block_size, min=1)
     available = (len(ids) - 1) // block_size
     if available < 1:
         raise ValueError(f"ids must hold at least block_size+1={block_size + 1} ids; got {len(ids)}")
-    n = available if n_windows is None else min(_positive_count("n_windows", n_windows), available)
+    n = available if n_windows is None else min(integer("n_windows", n_windows, min=1), available)
     x = ids[: n * block_size].view(n, block_size)
     y = ids[1: n * block_size + 1].view(n, block_size)
     return x, y
@@ -89,8 +81,10 @@ def sequence_losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch
     ``model(x)`` must return logits (N, T, V) or ``(logits, loss)`` as :class:`lmcourse.gpt.GPT` does.
     The model is put in eval mode for the measurement and restored afterwards.
     """
-    if x.shape != y.shape or x.dim() != 2:
-        raise ValueError(f"x and y must both be (N, T); got {tuple(x.shape)} and {tuple(y.shape)}")
+    sizes = {}
+    tensor("x", x, shape=("N", "T"), sizes=sizes)
+    tensor("y", y, shape=("N", "T"), sizes=sizes)
+    integer("batch_size", batch_size, min=1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -109,7 +103,7 @@ def sequence_losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch
 
 def word_ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
     """The set of ``n`` consecutive words of ``words``."""
-    _positive_count("n", n)
+    integer("n", n, min=1)
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -130,7 +124,3 @@ def ngram_contamination(train_words: Sequence[str], test_documents: Sequence[Seq
         grams = [tuple(doc[i:i + n]) for i in range(len(doc) - n + 1)]
         shares.append(sum(g in seen for g in grams) / len(grams) if grams else 0.0)
     return shares
-
-
-__all__ = ["bits_per_character", "bits_per_byte", "ngram_total_nats", "validation_windows", "sequence_losses",
-           "word_ngrams", "ngram_contamination"]

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import ArgumentError, integer, number, one_of
+
 SMOOTHING = ("none", "floor", "add-k", "exp")
 _DEFAULT_SMOOTH_VALUE = {"floor": 0.1, "add-k": 1.0}
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Counter:
     """Count the n-grams (tuples of ``n`` consecutive tokens) of ``tokens``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    integer("n", n, min=1)
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
@@ -45,8 +46,8 @@ def brevity_penalty(hyp_len: int, ref_len: int) -> float:
     Precision alone rewards saying little; this penalty takes that reward back. Lengths
     are summed over the corpus; an empty output (hyp_len = 0) gets 0.
     """
-    if hyp_len < 0 or ref_len < 0:
-        raise ValueError(f"lengths must be >= 0; got hyp_len={hyp_len}, ref_len={ref_len}")
+    integer("hyp_len", hyp_len, min=0)
+    integer("ref_len", ref_len, min=0)
     if hyp_len >= ref_len:
         return 1.0
     return math.exp(1 - ref_len / hyp_len) if hyp_len > 0 else 0.0
@@ -96,7 +97,21 @@ def _check_corpus(hypotheses, references) -> list[list[Sequence[str]]]:
     if len(refs) != len(hypotheses):
         raise ValueError(f"references must have one entry per hypothesis; got {len(refs)} reference sets "
                          f"for {len(hypotheses)} hypotheses")
+    hyp_types = {type(t) for h in hypotheses for t in h}
+    ref_types = {type(t) for r in refs for ref in r for t in ref}
+    if hyp_types and ref_types and not hyp_types & ref_types:
+        names = lambda types: "/".join(sorted(t.__name__ for t in types))        # noqa: E731
+        raise ArgumentError(f"references must hold tokens of the hypotheses' type ({names(hyp_types)}); got "
+                            f"{names(ref_types)} tokens, which never match (e.g. 1 against '1')")
     return refs
+
+
+def _smoothing(smooth: str, smooth_value: float | None) -> float:
+    """The smoothing constant ``smooth`` uses: ``smooth_value`` (finite, >= 0) or the method's default."""
+    one_of("smooth", smooth, SMOOTHING)
+    if smooth_value is None:
+        return _DEFAULT_SMOOTH_VALUE.get(smooth, 0.0)
+    return number("smooth_value", smooth_value, min=0)
 
 
 def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]], *,
@@ -111,11 +126,8 @@ def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequen
     the k-th zero, sacrebleu's default). The same statistics give sacrebleu's number.
     """
     refs = _check_corpus(hypotheses, references)
-    if smooth not in SMOOTHING:
-        raise ValueError(f"smooth must be one of {', '.join(SMOOTHING)}; got {smooth!r}")
-    if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be a positive int; got {max_n!r}")
-    value = _DEFAULT_SMOOTH_VALUE.get(smooth, 0.0) if smooth_value is None else smooth_value
+    value = _smoothing(smooth, smooth_value)
+    integer("max_n", max_n, min=1)
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for hyp, rs in zip(hypotheses, refs):
@@ -165,8 +177,7 @@ def bleu_statistics(hypotheses: Sequence[Sequence[str]], references: Sequence[Se
     makes bootstrap resampling of BLEU (notebook 13) cheap.
     """
     refs = _check_corpus(hypotheses, references)
-    if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be a positive int; got {max_n!r}")
+    integer("max_n", max_n, min=1)
     rows = []
     for hyp, rs in zip(hypotheses, refs):
         counts = [modified_precision_counts(hyp, rs, n) for n in range(1, max_n + 1)]
@@ -178,17 +189,16 @@ def bleu_statistics(hypotheses: Sequence[Sequence[str]], references: Sequence[Se
 def bleu_from_statistics(statistics, *, smooth: str = "exp", smooth_value: float | None = None) -> BLEUScore:
     """Corpus BLEU from :func:`bleu_statistics` rows (a list of rows or a 2-D array; they are summed)
     or from one already-summed row; equal to :func:`corpus_bleu` on the same sentences."""
-    if smooth not in SMOOTHING:
-        raise ValueError(f"smooth must be one of {', '.join(SMOOTHING)}; got {smooth!r}")
+    value = _smoothing(smooth, smooth_value)
     arr = np.asarray(statistics, dtype=float)
     if arr.ndim == 2:
         arr = arr.sum(axis=0)
-    if arr.ndim != 1 or arr.size < 4 or arr.size % 2 or (arr < 0).any():
-        raise ValueError("statistics must be rows of non-negative (matches_1..n, totals_1..n, hyp_len, ref_len) "
-                         f"as bleu_statistics returns them; got shape {np.shape(statistics)}")
+    if arr.ndim != 1 or arr.size < 4 or arr.size % 2 or not (arr >= 0).all() or not np.isfinite(arr).all():
+        raise ArgumentError("statistics must be rows of finite non-negative "
+                            "(matches_1..n, totals_1..n, hyp_len, ref_len) "
+                            f"as bleu_statistics returns them; got shape {np.shape(statistics)}")
     width, total = arr.size, [int(round(x)) for x in arr]
     max_n = (width - 2) // 2
-    value = _DEFAULT_SMOOTH_VALUE.get(smooth, 0.0) if smooth_value is None else smooth_value
     return _bleu(total[:max_n], total[max_n:2 * max_n], total[-2], total[-1], smooth, value)
 
 
@@ -196,6 +206,3 @@ def sentence_bleu(hypothesis: Sequence[str], references: Sequence[Sequence[str]]
     """BLEU of one tokenized sentence (smoothed with ``"exp"`` unless ``smooth`` says otherwise)."""
     return corpus_bleu([hypothesis], [references], **kwargs)
 
-
-__all__ = ["ngrams", "modified_precision_counts", "brevity_penalty", "closest_ref_length", "BLEUScore",
-           "corpus_bleu", "sentence_bleu", "bleu_statistics", "bleu_from_statistics", "SMOOTHING"]

@@ -23,16 +23,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, integer, number, tensor
+
 DIGITS = "0123456789"
 CANARY_PREFIX = "my secret PIN is "
 
 
 # ----------------------------------------------------------------------------- canaries and exposure
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-
 
 def format_secret(digits: Sequence[int] | str, prefix: str = CANARY_PREFIX) -> str:
     """The canary sentence for a secret: ``(4, 8, 1, 5) -> "my secret PIN is 4 8 1 5"`` (digits spaced out)."""
@@ -44,14 +41,14 @@ def format_secret(digits: Sequence[int] | str, prefix: str = CANARY_PREFIX) -> s
 
 def make_canary(n_digits: int, *, seed: int = 0, prefix: str = CANARY_PREFIX) -> str:
     """A random canary with ``n_digits`` digits, e.g. ``"my secret PIN is 4 8 1 5"``; same seed, same canary."""
-    _positive_int("n_digits", n_digits)
+    integer("n_digits", n_digits, min=1)
     rng = random.Random(seed)
     return format_secret([rng.randrange(10) for _ in range(n_digits)], prefix)
 
 
 def all_secrets(n_digits: int, prefix: str = CANARY_PREFIX) -> list[str]:
     """Every secret of the canary's format, in order: the 10**n_digits candidates the canary hides among."""
-    _positive_int("n_digits", n_digits)
+    integer("n_digits", n_digits, min=1)
     if n_digits > 6:
         raise ValueError(f"n_digits must be <= 6 to enumerate every candidate; got {n_digits}")
     return [format_secret(d, prefix) for d in itertools.product(range(10), repeat=n_digits)]
@@ -61,8 +58,7 @@ def insert_canary(text: str, canary: str, repetitions: int, *, seed: int = 0) ->
     """``text`` with ``canary`` inserted as its own line ``repetitions`` times, at random line breaks."""
     if not isinstance(text, str) or "\n" not in text:
         raise ValueError("text must be a string with at least one line break")
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 0:
-        raise ValueError(f"repetitions must be an integer >= 0; got {repetitions!r}")
+    integer("repetitions", repetitions, min=0)
     lines = text.split("\n")
     rng = random.Random(seed)
     places = sorted(rng.randrange(1, len(lines)) for _ in range(repetitions))
@@ -79,10 +75,9 @@ def log_perplexity(model, ids: torch.Tensor, start: int, *, batch_size: int = 10
     language model does. Only the tokens from ``start`` on are scored (the shared prefix
     of the candidates is not), so the numbers rank secrets, not prefixes. Returns (N,), in nats.
     """
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.dtype != torch.long:
-        raise ValueError(f"ids must be an (N, T) tensor of torch.long token ids; got {getattr(ids, 'shape', type(ids))}")
-    if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start < ids.shape[1]:
-        raise ValueError(f"start must be an int in [1, {ids.shape[1]}) (the first scored position); got {start!r}")
+    tensor("ids", ids, shape=("N", "T"), dtype=torch.long)
+    integer("start", start, min=1, max=ids.shape[1] - 1)
+    integer("batch_size", batch_size, min=1)
     was_training = model.training
     model.eval()
     out = []
@@ -101,8 +96,10 @@ def canary_rank(canary_score: float, other_scores: Sequence[float] | torch.Tenso
     gives every candidate the same score gives the canary the worst rank.
     """
     others = torch.as_tensor(other_scores, dtype=torch.float64).flatten()
-    if not math.isfinite(float(canary_score)) or not torch.isfinite(others).all():
-        raise ValueError("canary_score and other_scores must be finite numbers")
+    number("canary_score", float(canary_score))
+    if not torch.isfinite(others).all():
+        bad = int((~torch.isfinite(others)).sum())
+        raise ArgumentError(f"other_scores must be finite numbers; got {bad} NaN or inf")
     return 1 + int((others <= float(canary_score)).sum())
 
 
@@ -112,9 +109,8 @@ def exposure(rank: int, n_candidates: int) -> float:
     0 when the canary is the least likely candidate, ``log2(n_candidates)`` when it is
     the most likely; a secret the model never saw has an expected exposure of about 1.44 bits.
     """
-    _positive_int("n_candidates", n_candidates)
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= n_candidates:
-        raise ValueError(f"rank must be an integer in [1, n_candidates={n_candidates}]; got {rank!r}")
+    integer("n_candidates", n_candidates, min=1)
+    integer("rank", rank, min=1, max=n_candidates)
     return math.log2(n_candidates) - math.log2(rank)
 
 
@@ -188,7 +184,7 @@ def dedup_lines(text: str, min_chars: int = 20) -> tuple[str, int]:
     """
     if not isinstance(text, str):
         raise ValueError(f"text must be a str; got {type(text).__name__}")
-    _positive_int("min_chars", min_chars)
+    integer("min_chars", min_chars, min=1)
     seen: set[str] = set()
     kept, removed = [], 0
     for line in text.split("\n"):

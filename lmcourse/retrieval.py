@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, integer
+
 # (question, topics that answer it), written for the course; topic names are pydoc's.
 QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("how do I loop over the items of a list?", ("for",)),
@@ -57,8 +59,7 @@ def python_doc_topics(max_chars: int = 400) -> dict[str, str]:
     """
     from pydoc_data.topics import topics
 
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 20:
-        raise ValueError(f"max_chars must be an int >= 20; got {max_chars!r}")
+    integer("max_chars", max_chars, min=20)
     names_of: dict[str, list[str]] = {}
     for name in sorted(topics):
         names_of.setdefault(topics[name], []).append(name)
@@ -82,8 +83,8 @@ def cosine_top_k(queries: torch.Tensor, docs: torch.Tensor, k: int) -> tuple[tor
     if queries.ndim != 2 or docs.ndim != 2 or queries.shape[1] != docs.shape[1]:
         raise ValueError(f"queries and docs must be (Q, C) and (N, C) with the same C; "
                          f"got {tuple(queries.shape)} and {tuple(docs.shape)}")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= docs.shape[0]:
-        raise ValueError(f"k must be an int between 1 and the number of documents ({docs.shape[0]}); got {k!r}")
+    if integer("k", k, min=1) > docs.shape[0]:
+        raise ArgumentError(f"k must be at most the number of documents ({docs.shape[0]}); got {k}")
     scores = F.normalize(queries, dim=-1) @ F.normalize(docs, dim=-1).T   # (Q, C) @ (C, N) -> (Q, N)
     return scores.topk(k, dim=-1)
 
@@ -137,7 +138,6 @@ def recall_at_k(ranked: Sequence[Sequence[str]], relevant: Sequence[Sequence[str
     if len(ranked) != len(relevant) or len(ranked) == 0:
         raise ValueError(f"ranked and relevant must be non-empty and of the same length; "
                          f"got {len(ranked)} and {len(relevant)}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}")
+    integer("k", k, min=1)
     hits = sum(bool(set(r[:k]) & set(rel)) for r, rel in zip(ranked, relevant))
     return hits / len(ranked)

@@ -7,7 +7,8 @@ matters for Transformers because Adam's early updates, made from poor statistics
 gradients, are large; starting small keeps them from wrecking the freshly initialised layers.
 
 Notebook 10 adds the schedule of GPT-3 and nanoGPT, :func:`warmup_cosine_lambda`: a linear
-warmup to the peak learning rate, then half a cosine down to a floor at the last step.
+warmup to the peak learning rate, then half a cosine down to a floor at the last step
+(:func:`warmup_cosine_schedule` is what ``lmcourse.train`` uses for ``schedule="cosine"``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from ._checks import ArgumentError, integer, number
 
 
 def noam_lambda(d_model: int, warmup: int, factor: float = 1.0):
@@ -24,11 +27,9 @@ def noam_lambda(d_model: int, warmup: int, factor: float = 1.0):
     ``factor · d_model^-0.5 · min(s^-0.5, s · warmup^-1.5)`` with ``s = step + 1``.
     The peak, at ``s = warmup``, is ``factor / √(d_model · warmup)``.
     """
-    for name, n in (("d_model", d_model), ("warmup", warmup)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int; got {n!r}")
-    if factor <= 0:
-        raise ValueError(f"factor must be > 0; got {factor}")
+    integer("d_model", d_model, min=1)
+    integer("warmup", warmup, min=1)
+    number("factor", factor, min=0, min_open=True)
 
     def rate(step: int) -> float:
         s = step + 1
@@ -52,13 +53,11 @@ def warmup_cosine_lambda(warmup: int, total: int, min_ratio: float = 0.0):
     This is nanoGPT's and GPT-3's schedule; notebook 10 checks it against PyTorch's
     ``LinearLR`` followed by ``CosineAnnealingLR``.
     """
-    for name, n, low in (("warmup", warmup, 0), ("total", total, 1)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {n!r}")
+    integer("warmup", warmup, min=0)
+    integer("total", total, min=1)
     if warmup >= total:
-        raise ValueError(f"warmup must be < total={total}; got {warmup}")
-    if not 0 <= min_ratio <= 1:
-        raise ValueError(f"min_ratio must be in [0, 1]; got {min_ratio!r}")
+        raise ArgumentError(f"warmup must be < total={total}; got {warmup}")
+    number("min_ratio", min_ratio, min=0, max=1)
 
     def rate(step: int) -> float:
         if step < warmup:
@@ -75,6 +74,3 @@ def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, warmup: int, total:
                            min_ratio: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` that multiplies the optimizer's peak ``lr`` by :func:`warmup_cosine_lambda`."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_lambda(warmup, total, min_ratio))
-
-
-__all__ = ["noam_lambda", "noam_schedule", "warmup_cosine_lambda", "warmup_cosine_schedule"]

@@ -22,9 +22,8 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._checks import number
 from .device import set_seed
-
-__all__ = ["Spread", "Difference", "repeat", "paired"]
 
 
 def _as_float(value, where: str) -> float:
@@ -71,8 +70,7 @@ class Spread:
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """A Student-t confidence interval for the mean (needs n ≥ 2)."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must be between 0 and 1; got {level!r}")
+        number("level", level, min=0, max=1, min_open=True, max_open=True)
         if self.n < 2:
             return (math.nan, math.nan)
         from scipy.stats import t

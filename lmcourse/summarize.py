@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ._checks import ArgumentError, finite_tensor, integer, number, tensor
+
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 
 
@@ -27,8 +29,10 @@ def split_sentences(text: str) -> list[str]:
 
 def similarity_graph(vectors: torch.Tensor) -> torch.Tensor:
     """(N, C) sentence vectors -> (N, N) cosine similarities, negatives clipped to 0, diagonal 0."""
-    if vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise ValueError(f"vectors must be (N, C) with N >= 1; got {tuple(vectors.shape)}")
+    tensor("vectors", vectors, shape=("N", "C"), dtype="float")
+    if vectors.shape[0] == 0:
+        raise ArgumentError(f"vectors must be (N, C) with N >= 1; got {tuple(vectors.shape)}")
+    finite_tensor("vectors", vectors)
     unit = F.normalize(vectors, dim=-1)
     sim = (unit @ unit.T).clamp(min=0.0)          # (N, C) @ (C, N) -> (N, N)
     return sim.fill_diagonal_(0.0)
@@ -37,10 +41,10 @@ def similarity_graph(vectors: torch.Tensor) -> torch.Tensor:
 def centrality(sim: torch.Tensor, damping: float = 0.85, iters: int = 100) -> torch.Tensor:
     """PageRank scores (N,) on a weighted graph (N, N): each sentence passes its score to the
     sentences it resembles, in proportion to the similarity. The scores sum to 1."""
-    if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
-        raise ValueError(f"sim must be a square (N, N) matrix; got {tuple(sim.shape)}")
-    if not 0.0 <= damping < 1.0:
-        raise ValueError(f"damping must be in [0, 1); got {damping!r}")
+    tensor("sim", sim, shape=("N", "N"))
+    finite_tensor("sim", sim)
+    number("damping", damping, min=0, max=1, max_open=True)
+    integer("iters", iters, min=1)
     n = sim.shape[0]
     out_weight = sim.sum(1, keepdim=True)
     walk = torch.where(out_weight > 0, sim / out_weight.clamp(min=1e-12), torch.full_like(sim, 1.0 / n))
@@ -57,8 +61,8 @@ def summarize(text_or_sentences: str | Sequence[str], k: int = 3,
                  else list(text_or_sentences))
     if not sentences:
         raise ValueError("text must contain at least one sentence; got none")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(sentences):
-        raise ValueError(f"k must be an int between 1 and the number of sentences ({len(sentences)}); got {k!r}")
+    if integer("k", k, min=1) > len(sentences):
+        raise ArgumentError(f"k must be at most the number of sentences ({len(sentences)}); got {k}")
     if embed is None:
         from .pretrained import sentence_embeddings as embed
     scores = centrality(similarity_graph(embed(sentences)))

@@ -12,7 +12,8 @@ Notebook 10 grows it into what practitioners use, one switch of :class:`TrainCon
 * gradient clipping, gradient accumulation (``accum_steps`` micro-batches per update);
 * mixed precision (``bf16`` / ``fp16`` autocast; ``fp16`` adds a ``GradScaler``);
 * checkpoints every ``save_every`` steps and a bit-exact resume (:mod:`lmcourse.checkpoint`);
-* evaluation every ``eval_every`` steps, a tqdm bar, a live plot, TensorBoard if installed;
+* evaluation every ``eval_every`` steps, told to :class:`Callback` objects: a live plot
+  (:class:`LivePlot`), a tqdm bar (:class:`ProgressBar`), TensorBoard (:class:`TensorBoard`), or your own;
 * :class:`~torch.nn.parallel.DistributedDataParallel` models (see :mod:`lmcourse.train_ddp`).
 
 The step itself stays lean: no ``.item()`` (which waits for the device) except when logging,
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -33,8 +34,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ._checks import ArgumentError, integer, number, one_of
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import warmup_cosine_lambda
+from .schedules import warmup_cosine_schedule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 SCHEDULES = ("constant", "cosine", "step")
@@ -43,11 +45,6 @@ _RESUME_IGNORES = ("progress", "save_every")  # fields that may change between a
 
 
 _FLUSH_EVERY = 50  # steps between reading the kept loss/norm tensors (one device sync each time)
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
 @dataclass
@@ -80,33 +77,29 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("steps", "eval_every", "eval_batches", "accum_steps", "step_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("warmup_steps", self.warmup_steps, 0)
+            integer(name, getattr(self, name), min=1)
+        integer("warmup_steps", self.warmup_steps, min=0)
         if self.save_every is not None:
-            _check_int("save_every", self.save_every, 1)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0; got {self.lr!r}")
-        if not 0 <= self.min_lr <= self.lr:
-            raise ValueError(f"min_lr must be in [0, lr={self.lr}]; got {self.min_lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be None or > 0; got {self.grad_clip!r}")
+            integer("save_every", self.save_every, min=1)
+        number("lr", self.lr, min=0, min_open=True)
+        number("min_lr", self.min_lr, min=0, max=self.lr)
+        number("weight_decay", self.weight_decay, min=0)
+        if self.grad_clip is not None:
+            number("grad_clip", self.grad_clip, min=0, min_open=True)
         self.betas = tuple(self.betas)
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+        if len(self.betas) != 2:
+            raise ArgumentError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            number(f"betas[{i}]", beta, min=0, max=1, max_open=True)
+        one_of("schedule", self.schedule, SCHEDULES)
         if self.warmup_steps >= self.steps:
-            raise ValueError(f"warmup_steps must be < steps={self.steps} (warmup is the start of training, "
-                             f"not all of it); got {self.warmup_steps}")
+            raise ArgumentError(f"warmup_steps must be < steps={self.steps} (warmup is the start of training, "
+                                f"not all of it); got {self.warmup_steps}")
         if self.schedule == "step" and self.warmup_steps:
-            raise ValueError("warmup_steps must be 0 with schedule='step' (StepLR has no warmup); "
-                             f"got {self.warmup_steps}")
-        if not 0 < self.gamma <= 1:
-            raise ValueError(f"gamma must be in (0, 1]; got {self.gamma!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+            raise ArgumentError("warmup_steps must be 0 with schedule='step' (StepLR has no warmup); "
+                                f"got {self.warmup_steps}")
+        number("gamma", self.gamma, min=0, max=1, min_open=True)
+        one_of("precision", self.precision, PRECISIONS)
 
 
 @dataclass
@@ -177,18 +170,16 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> tor
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
     if config.schedule == "cosine":
-        rate = warmup_cosine_lambda(config.warmup_steps, config.steps, config.min_lr / config.lr)
-    else:
-        warmup = config.warmup_steps
-        rate = (lambda step: min(1.0, (step + 1) / warmup)) if warmup else (lambda step: 1.0)
+        return warmup_cosine_schedule(optimizer, config.warmup_steps, config.steps, config.min_lr / config.lr)
+    warmup = config.warmup_steps
+    rate = (lambda step: min(1.0, (step + 1) / warmup)) if warmup else (lambda step: 1.0)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
 
 
 @torch.no_grad()
 def estimate_loss(model: nn.Module, get_batch: Callable[[], Batch], n_batches: int) -> float:
     """Mean loss of ``model`` over ``n_batches`` batches from ``get_batch()``, in eval mode."""
-    if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 1:
-        raise ValueError(f"n_batches must be an integer >= 1; got {n_batches!r}")
+    integer("n_batches", n_batches, min=1)
     was_training = model.training
     model.eval()
     total = None
@@ -200,17 +191,104 @@ def estimate_loss(model: nn.Module, get_batch: Callable[[], Batch], n_batches: i
     return total.item() / n_batches    # one sync for all batches
 
 
-def _summary_writer(log_dir):
-    """A TensorBoard ``SummaryWriter`` for ``log_dir``, or None (with a warning) if tensorboard is missing."""
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        warnings.warn("log_dir was given but the tensorboard package is not installed; "
-                      "skipping TensorBoard logging (pip install tensorboard to enable it)", stacklevel=3)
-        return None
-    return SummaryWriter(str(log_dir))
+class Callback:
+    """What :func:`train` tells about its progress, in the spirit of minGPT's ``Trainer.add_callback``.
+
+    Override the methods you need: ``on_step(step, history)`` after every optimizer step,
+    ``on_eval(step, history)`` after every evaluation (``history.train_loss[-1]``,
+    ``history.val_loss[-1]`` and ``history.lr[-1]`` are then this evaluation's), ``on_end(history)``
+    once when the run ends. A plain function ``f(step, history)`` in ``train(callbacks=[...])`` is
+    an ``on_eval``. Only the main process (rank 0 under DDP) calls them.
+    """
+
+    def on_step(self, step: int, history: History) -> None:
+        pass
+
+    def on_eval(self, step: int, history: History) -> None:
+        pass
+
+    def on_end(self, history: History) -> None:
+        pass
+
+
+class _OnEval(Callback):
+    def __init__(self, fn: Callable[[int, History], None]):
+        self.on_eval = fn
+
+
+class LivePlot(Callback):
+    """Sends each evaluation to ``plot.update(step, train=..., val=...)``, e.g. a :class:`lmcourse.viz.LiveLossPlot`."""
+
+    def __init__(self, plot):
+        self.plot = plot
+
+    def on_eval(self, step, history):
+        self.plot.update(step, train=history.train_loss[-1], val=history.val_loss[-1])
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over all ``total`` steps (a resumed run starts at ``initial``), showing the last losses."""
+
+    def __init__(self, total: int, initial: int = 0):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, desc="training", unit="step")
+
+    def on_step(self, step, history):
+        self.bar.update(1)
+
+    def on_eval(self, step, history):
+        self.bar.set_postfix(train=f"{history.train_loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
+
+    def on_end(self, history):
+        self.bar.close()
+
+
+class TensorBoard(Callback):
+    """Writes ``loss/train``, ``loss/val`` and ``lr`` at each evaluation to a TensorBoard ``SummaryWriter``."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    @classmethod
+    def at(cls, log_dir) -> TensorBoard | None:
+        """A writer for ``log_dir``, or None (with a warning) if the tensorboard package is missing."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            warnings.warn("log_dir was given but the tensorboard package is not installed; "
+                          "skipping TensorBoard logging (pip install tensorboard to enable it)", stacklevel=4)
+            return None
+        return cls(SummaryWriter(str(log_dir)))
+
+    def on_eval(self, step, history):
+        self.writer.add_scalar("loss/train", history.train_loss[-1], step)
+        self.writer.add_scalar("loss/val", history.val_loss[-1], step)
+        self.writer.add_scalar("lr", history.lr[-1], step)
+
+    def on_end(self, history):
+        self.writer.close()
+
+
+def _callbacks(callbacks, plot, log_dir, progress: bool, total: int, start: int) -> list[Callback]:
+    """The keyword conveniences (``plot``, ``log_dir``, ``config.progress``) as callbacks, then ``callbacks``."""
+    built = [LivePlot(plot)] if plot is not None else []
+    if progress:
+        built.append(ProgressBar(total, start))
+    if log_dir is not None and (board := TensorBoard.at(log_dir)) is not None:
+        built.append(board)
+    if isinstance(callbacks, Callback) or callable(callbacks):
+        raise ArgumentError("callbacks must be a list of callbacks (callbacks=[...]); "
+                            f"got one {type(callbacks).__name__}")
+    for i, c in enumerate(callbacks):
+        if isinstance(c, Callback):
+            built.append(c)
+        elif callable(c):
+            built.append(_OnEval(c))
+        else:
+            raise ArgumentError(f"callbacks[{i}] must be a Callback or a function (step, history); "
+                                f"got {type(c).__name__}")
+    return built
 
 
 def _train_state(config: TrainConfig) -> dict:
@@ -224,25 +302,28 @@ def _model_config(model: nn.Module):
 
 def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callable[[], Batch],
           config: TrainConfig, *, plot=None, generator: torch.Generator | None = None,
-          checkpoint_dir=None, resume_from=None, stop_after: int | None = None, log_dir=None) -> History:
+          checkpoint_dir=None, resume_from=None, stop_after: int | None = None, log_dir=None,
+          callbacks: Sequence[Callback | Callable[[int, History], None]] = ()) -> History:
     """Train ``model`` for ``config.steps`` AdamW steps; returns a :class:`History`.
 
     Every ``config.eval_every`` steps (and at the end) the mean validation loss over
-    ``config.eval_batches`` batches is recorded and, if given, sent to ``plot`` (anything
-    with ``update(step, train=..., val=...)``, e.g. :class:`lmcourse.viz.LiveLossPlot`);
-    ``train`` is the mean training-batch loss since the previous evaluation (see :class:`History`).
+    ``config.eval_batches`` batches is recorded with the mean training-batch loss since the
+    previous evaluation (see :class:`History`), and each of ``callbacks`` is told
+    (:class:`Callback`: ``on_step``, ``on_eval``, ``on_end``; a plain function is an ``on_eval``).
+    Three keywords are short for a callback: ``plot`` (anything with ``update(step, train=...,
+    val=...)``, e.g. :class:`lmcourse.viz.LiveLossPlot`) adds :class:`LivePlot`, ``log_dir``
+    adds :class:`TensorBoard` when tensorboard is installed, ``config.progress`` adds
+    :class:`ProgressBar`.
     ``generator`` is the generator ``train_batch`` draws from: checkpoints save it, so a
     resumed run sees the same batches. With ``checkpoint_dir`` a checkpoint is written every
     ``config.save_every`` steps and at the end; ``resume_from`` continues from one, bit for
     bit; ``stop_after`` ends this run early, as if interrupted (the schedule still spans
-    ``config.steps``). ``log_dir`` writes TensorBoard scalars when tensorboard is installed.
-    ``model`` may be wrapped in ``DistributedDataParallel``: only rank 0 logs and saves.
+    ``config.steps``). ``model`` may be wrapped in ``DistributedDataParallel``: only rank 0 logs and saves.
     """
     if not isinstance(config, TrainConfig):
-        raise ValueError(f"config must be a TrainConfig; got {type(config).__name__}")
-    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int)
-                                   or not 1 <= stop_after <= config.steps):
-        raise ValueError(f"stop_after must be an integer in [1, steps={config.steps}]; got {stop_after!r}")
+        raise ArgumentError(f"config must be a TrainConfig; got {type(config).__name__}")
+    if stop_after is not None:
+        integer("stop_after", stop_after, min=1, max=config.steps)
     ddp = isinstance(model, DistributedDataParallel)
     raw = model.module if ddp else model
     main_process = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -268,11 +349,7 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
         if "scaler" in state["extra"]:
             scaler.load_state_dict(state["extra"]["scaler"])
     end = stop_after if stop_after is not None else config.steps
-    writer = _summary_writer(log_dir) if main_process else None
-    bar = None
-    if config.progress and main_process:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=config.steps, initial=start, desc="training", unit="step")
+    callbacks = _callbacks(callbacks, plot, log_dir, config.progress, config.steps, start) if main_process else []
     clip, accum = config.grad_clip, config.accum_steps
     pending_loss, pending_norm, pending_lr, pending_ms = [], [], [], []
 
@@ -315,8 +392,8 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
         pending_ms.append((time.perf_counter() - t0) * 1000)
         if len(pending_loss) >= _FLUSH_EVERY:     # bounded: thousands of live scalars fragment the CPU heap
             flush()
-        if bar is not None:
-            bar.update(1)
+        for c in callbacks:
+            c.on_step(step, history)
         if step % config.eval_every == 0 or step == config.steps:
             flush()
             with autocast():
@@ -325,14 +402,8 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
             history.train_loss.append(running / count)
             history.val_loss.append(val)
             running, count = 0.0, 0
-            if plot is not None and main_process:
-                plot.update(step, train=history.train_loss[-1], val=val)
-            if bar is not None:
-                bar.set_postfix(train=f"{history.train_loss[-1]:.3f}", val=f"{val:.3f}")
-            if writer is not None:
-                writer.add_scalar("loss/train", history.train_loss[-1], step)
-                writer.add_scalar("loss/val", val, step)
-                writer.add_scalar("lr", lr, step)
+            for c in callbacks:
+                c.on_eval(step, history)
         saving = config.save_every is not None and step % config.save_every == 0
         if checkpoint_dir is not None and main_process and (saving or step == end):
             flush()
@@ -341,8 +412,6 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
                             extra={"train_config": _train_state(config), "history": dataclasses.asdict(history),
                                    "running": (running, count), "scaler": scaler.state_dict()})
     flush()
-    if bar is not None:
-        bar.close()
-    if writer is not None:
-        writer.close()
+    for c in callbacks:
+        c.on_end(history)
     return history

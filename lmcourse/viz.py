@@ -176,8 +176,12 @@ class LiveLossPlot:
 
     ``plot.update(step, train=2.1, val=2.3)`` adds points for any named series. In a
     notebook one figure is updated in place; elsewhere (a script, a terminal) each update
-    prints one text line instead, so the same training code works in both.
+    prints one text line instead, so the same training code works in both. The legend
+    says what the series of :func:`lmcourse.train.train` are (``LEGEND``); other names are
+    shown with spaces for underscores.
     """
+
+    LEGEND = {"train": "training batches (mean since last point)", "val": "validation"}
 
     def __init__(self, title: str = "training loss", *, xlabel: str = "step", ylabel: str = "loss",
                  logy: bool = False, notebook: bool | None = None):
@@ -210,7 +214,8 @@ class LiveLossPlot:
 
     def _plot(self, ax) -> None:
         for name, (xs, ys) in self.history.items():
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3,
+                    label=self.LEGEND.get(name, name.replace("_", " ")))
         ax.set(title=self.title, xlabel=self.xlabel, ylabel=self.ylabel)
         if self.logy:
             ax.set_yscale("log")

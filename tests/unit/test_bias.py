@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmcourse import bias
-from lmcourse.bias import associations, weat_effect_size, weat_p_value, weat_statistic
+from lmcourse.bias import associations, weat_effect_size, weat_p_value
 
 
 def _hand_example():
@@ -24,7 +24,7 @@ def test_effect_size_matches_a_hand_computed_example():
     X, Y, A, B = _hand_example()
     assert associations(X, A, B).tolist() == pytest.approx([1.0, 0.0])
     assert weat_effect_size(X, Y, A, B) == pytest.approx(1 / math.sqrt(2 / 3))
-    assert weat_statistic(X, Y, A, B) == pytest.approx(2.0)
+    assert float(associations(X, A, B).sum() - associations(Y, A, B).sum()) == pytest.approx(2.0)  # the p-value's statistic
 
 
 def _numpy_weat(X, Y, A, B):
@@ -99,13 +99,16 @@ def test_course_word_lists_have_equal_sizes_and_no_overlap():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda X, Y, A, B: weat_effect_size(X, Y, A[:, :2], B), "all word vectors must have the same size"),
+    (lambda X, Y, A, B: weat_effect_size(X, Y, A[:, :2], B), "A must be of shape (?, d) with d=3; got shape (3, 2)"),
     (lambda X, Y, A, B: weat_effect_size(X, Y, torch.zeros(0, 3), B), "A must be a non-empty (n, d) tensor"),
-    (lambda X, Y, A, B: weat_effect_size(X[0], Y, A, B), "X must be a non-empty (n, d) tensor"),
-    (lambda X, Y, A, B: weat_effect_size([[1.0]], Y, A, B), "X must be a non-empty (n, d) tensor"),
+    (lambda X, Y, A, B: weat_effect_size(X[0], Y, A, B), "X must be a 2-d tensor (n, d); got shape (3,)"),
+    (lambda X, Y, A, B: weat_effect_size([[1.0]], Y, A, B), "X must be a torch.Tensor; got list"),
+    (lambda X, Y, A, B: weat_effect_size(X, Y, A, B.index_fill(0, torch.tensor([1]), float("nan"))),
+     "B must be finite (no NaN or inf); got 3 non-finite values"),
+    (lambda X, Y, A, B: weat_p_value(X, Y, A, B, n_permutations=10.0), "n_permutations must be an int >= 1; got 10.0"),
     (lambda X, Y, A, B: weat_effect_size(X[:1], Y[:1], A, B), "at least 3 words"),
     (lambda X, Y, A, B: weat_p_value(X, Y[:2], A, B), "X and Y must have the same number of words"),
-    (lambda X, Y, A, B: weat_p_value(X, Y, A, B, n_permutations=0), "n_permutations must be an integer >= 1"),
+    (lambda X, Y, A, B: weat_p_value(X, Y, A, B, n_permutations=0), "n_permutations must be an int >= 1; got 0"),
 ])
 def test_bad_input_raises_a_clear_error(call, fragment):
     X, Y, A, B = (torch.randn(3, 3) for _ in range(4))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
@@ -75,12 +76,16 @@ def test_mean_std_uses_the_sample_standard_deviation():
     (lambda: accuracy([0.5, 1], [0, 1]), "integer class labels"),
     (lambda: accuracy([-1, 1], [0, 1]), ">= 0"),
     (lambda: confusion_matrix([0, 2], [0, 1], n_classes=2), "n_classes must be larger"),
-    (lambda: kfold_indices(5, 6), "k must be an int with 2 <= k <= n"),
+    (lambda: kfold_indices(5, 6), r"k must be an int in \[2, 5\]; got 6"),
     (lambda: kfold_indices(5, 1), "k must be"),
-    (lambda: kfold_indices(0, 2), "n must be a positive int"),
+    (lambda: kfold_indices(0, 2), "n must be an int >= 1; got 0"),
     (lambda: kfold_indices(4, 2, labels=[0, 1]), "labels must have n=4"),
     (lambda: mean_std([1.0]), "at least 2"),
     (lambda: grid_search(lambda a: a, {"a": []}), "non-empty list"),
+    (lambda: grid_search(lambda lr: lr, {"lr": [1e-3, float("nan")]}), r"grid\['lr'\] must hold finite values; got nan"),
+    (lambda: grid_search(lambda lr: lr, {"lr": [float("inf")]}), r"grid\['lr'\] must hold finite values; got inf"),
+    (lambda: mean_std([1.0, float("nan")]), "values must be finite numbers"),
+    (lambda: confusion_matrix([0, 1], [0, 1], n_classes=2.0), "n_classes must be an int >= 1; got 2.0"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -163,8 +168,9 @@ def test_bootstrap_ci_covers_the_score_and_narrows_with_more_items():
     assert f1 == pytest.approx(precision_recall_f1(pairs[:, 0], pairs[:, 1])[2]) and lo <= f1 <= hi
 
 
-@pytest.mark.parametrize("kwargs, fragment", [({"n_resamples": 0}, "n_resamples must be"),
-                                              ({"confidence": 1.5}, "confidence must be")])
+@pytest.mark.parametrize("kwargs, fragment", [({"n_resamples": 0}, "n_resamples must be an int >= 1; got 0"),
+                                              ({"confidence": 1.5}, r"confidence must be a finite number in \(0, 1\)"),
+                                              ({"confidence": float("nan")}, "confidence must be a finite number")])
 def test_bootstrap_rejects_bad_settings(kwargs, fragment):
     from lmcourse.evaluation import bootstrap_ci, paired_bootstrap
 
@@ -174,3 +180,47 @@ def test_bootstrap_rejects_bad_settings(kwargs, fragment):
         paired_bootstrap([1.0, 2.0], [1.0, 2.0], **kwargs)
     with pytest.raises(ValueError, match="same items"):
         paired_bootstrap([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("y_true, y_pred, fragment", [
+    ([1, 0, 1], ["1", "0", "1"], r"y_pred must hold integer class labels; got dtype <U1 such as '1' \(strings"),
+    (["pos", "neg"], [1, 0], "y_true must hold integer class labels; got dtype <U3"),
+    ([True, False, True], [1, 0, 1], r"y_pred must hold the same kind of labels as y_true \(bools\); got ints"),
+    ([1, 0, 1], np.array([True, False, True]), r"y_pred must hold the same kind of labels as y_true \(ints\); got bools"),
+    ([1, 0, float("nan")], [1, 0, 1], "y_true must hold integer class labels; got dtype float64 with nan"),
+    ([1, 0, None], [1, 0, 1], "y_true must hold integer class labels; got dtype object such as None"),
+    ([0, 1, 1], [0, 1], "y_true and y_pred must have the same length; got 3 and 2"),
+])
+@pytest.mark.parametrize("metric", [accuracy, precision_recall_f1, macro_f1, confusion_matrix])
+def test_mixed_label_types_and_lengths_are_refused_by_every_metric(metric, y_true, y_pred, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        metric(y_true, y_pred)
+
+
+def test_bool_labels_on_both_sides_score_as_zero_and_one():
+    t, p = torch.tensor([True, False, True, True]), torch.tensor([True, True, False, True])
+    assert accuracy(t, p) == accuracy([1, 0, 1, 1], [1, 1, 0, 1]) == 0.5
+    assert precision_recall_f1(t, p) == precision_recall_f1([1, 0, 1, 1], [1, 1, 0, 1])
+
+
+@pytest.mark.parametrize("positive, fragment", [("1", "positive must be an int >= 0; got '1'"),
+                                                (1.0, "positive must be an int >= 0; got 1.0"),
+                                                (-1, "positive must be an int >= 0; got -1")])
+def test_the_positive_class_must_be_an_int_label(positive, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        precision_recall_f1([1, 0, 1], [1, 1, 0], positive=positive)
+
+
+def test_grid_search_puts_a_nan_score_last_whichever_way_it_sorts():
+    scores = {1: 0.5, 2: float("nan"), 3: 0.9}
+    assert [r["a"] for r in grid_search(lambda a: scores[a], {"a": [1, 2, 3]})] == [3, 1, 2]
+    assert [r["a"] for r in grid_search(lambda a: scores[a], {"a": [1, 2, 3]}, higher_is_better=False)] == [1, 3, 2]
+
+
+def test_bootstrap_refuses_nan_statistics():
+    from lmcourse.evaluation import bootstrap_ci, paired_bootstrap
+
+    with pytest.raises(ValueError, match="stats must be finite; got 1 NaN or inf values"):
+        bootstrap_ci([1.0, float("nan"), 2.0])
+    with pytest.raises(ValueError, match="stats_b must be finite"):
+        paired_bootstrap([1.0, 2.0], [1.0, float("inf")])

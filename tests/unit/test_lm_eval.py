@@ -27,8 +27,10 @@ def test_bits_per_character_agrees_for_two_tokenizations_of_the_same_probabiliti
     assert math.exp(one_token / 5) != pytest.approx(math.exp(two_tokens / 10))   # per-token perplexities differ
 
 
-@pytest.mark.parametrize("args, fragment", [((-1.0, 3), "total_nats"), ((1.0, 0), "n_characters"),
-                                            ((float("inf"), 3), "total_nats")])
+@pytest.mark.parametrize("args, fragment", [((-1.0, 3), "total_nats must be a finite number >= 0; got -1.0"),
+                                            ((1.0, 0), "n_characters must be an int >= 1; got 0"),
+                                            ((float("inf"), 3), "total_nats must be a finite number >= 0; got inf"),
+                                            ((float("nan"), 3), "total_nats must be a finite number >= 0; got nan")])
 def test_bits_per_character_rejects_bad_input(args, fragment):
     with pytest.raises(ValueError, match=fragment):
         bits_per_character(*args)
@@ -83,3 +85,12 @@ def test_ngram_contamination_finds_a_copied_document_and_spares_a_fresh_one():
                                          train_ngrams=word_ngrams(train, 5))
     with pytest.raises(TypeError, match="word lists"):
         ngram_contamination(train, ["a plain string"], n=5)
+
+
+def test_sequence_losses_and_windows_name_the_argument_with_the_wrong_shape():
+    model = GPT(GPTConfig(block_size=8, vocab_size=5, n_layer=1, n_head=1, n_embd=8))
+    x = torch.zeros(2, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"y must be of shape \(N, T\) with N=2, T=4; got shape \(2, 3\)"):
+        sequence_losses(model, x, x[:, :3])
+    with pytest.raises(ValueError, match="ids must be an integer tensor; got dtype torch.float32"):
+        validation_windows(torch.zeros(20), 4)

@@ -92,10 +92,31 @@ def test_corpus_bleu_rejects_malformed_input(hyps, refs, error, fragment):
 def test_corpus_bleu_rejects_unknown_smoothing_and_bad_lengths():
     with pytest.raises(ValueError, match="smooth must be one of"):
         corpus_bleu([["a"]], [[["a"]]], smooth="laplace")
-    with pytest.raises(ValueError, match="max_n must be a positive int"):
+    with pytest.raises(ValueError, match="max_n must be an int >= 1; got 0"):
         corpus_bleu([["a"]], [[["a"]]], max_n=0)
-    with pytest.raises(ValueError, match="lengths must be >= 0"):
+    with pytest.raises(ValueError, match="hyp_len must be an int >= 0; got -1"):
         brevity_penalty(-1, 3)
+    with pytest.raises(ValueError, match="smooth_value must be a finite number >= 0; got nan"):
+        corpus_bleu([["a"]], [[["a"]]], smooth="floor", smooth_value=float("nan"))
+
+
+@pytest.mark.parametrize("hyps, refs, fragment", [
+    ([[1, 0, 2]], [[["1", "0", "2"]]], r"references must hold tokens of the hypotheses' type \(int\); got str tokens"),
+    ([list("我爱你")], [[[ord(c) for c in "我爱你"]]], r"hypotheses' type \(str\); got int tokens"),
+])
+def test_bleu_refuses_hypotheses_and_references_of_different_token_types(hyps, refs, fragment):
+    from lmcourse.metrics import bleu_statistics
+
+    with pytest.raises(ValueError, match=fragment):
+        corpus_bleu(hyps, refs)
+    with pytest.raises(ValueError, match=fragment):
+        bleu_statistics(hyps, refs)
+
+
+def test_bleu_of_integer_token_ids_equals_bleu_of_their_strings():
+    hyps, refs = [[3, 1, 4, 1, 5]], [[[3, 1, 4, 1, 6]]]
+    as_text = corpus_bleu([[str(t) for t in h] for h in hyps], [[[str(t) for t in r] for r in rs] for rs in refs])
+    assert corpus_bleu(hyps, refs).score == pytest.approx(as_text.score)
 
 
 @given(st.lists(st.tuples(_tokens, _tokens), min_size=1, max_size=8), st.sampled_from(["none", "exp", "floor", "add-k"]))
@@ -127,7 +148,8 @@ def test_bleu_from_statistics_of_a_subset_is_the_bleu_of_that_subset():
 
 
 @pytest.mark.parametrize("stats, fragment", [([[1, 2, 3]], "statistics must be rows"),
-                                             ([[1, 1, -1, 2]], "non-negative")])
+                                             ([[1, 1, -1, 2]], "non-negative"),
+                                             ([[1, 1, float("nan"), 2]], "statistics must be rows of finite")])
 def test_bleu_from_statistics_rejects_rows_of_the_wrong_shape(stats, fragment):
     from lmcourse.metrics import bleu_from_statistics
 

@@ -234,17 +234,20 @@ def test_find_pii_matches_never_overlap_and_are_in_order():
 # ----------------------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: make_canary(0), "n_digits must be an integer >= 1"),
+    (lambda: make_canary(0), "n_digits must be an int >= 1"),
     (lambda: all_secrets(7), "n_digits must be <= 6"),
     (lambda: format_secret([1, 12]), "digits must be a non-empty sequence of digits 0-9"),
     (lambda: insert_canary("no line breaks", "x", 1), "text must be a string with at least one line break"),
-    (lambda: insert_canary("a\nb", "x", -1), "repetitions must be an integer >= 0"),
-    (lambda: exposure(0, 10), "rank must be an integer in [1, n_candidates=10]"),
-    (lambda: exposure(11, 10), "rank must be an integer in [1, n_candidates=10]"),
-    (lambda: exposure(1, 0), "n_candidates must be an integer >= 1"),
-    (lambda: canary_rank(float("nan"), [1.0]), "must be finite"),
+    (lambda: insert_canary("a\nb", "x", -1), "repetitions must be an int >= 0; got -1"),
+    (lambda: exposure(0, 10), "rank must be an int in [1, 10]; got 0"),
+    (lambda: exposure(11, 10), "rank must be an int in [1, 10]; got 11"),
+    (lambda: exposure(2.0, 10), "rank must be an int in [1, 10]; got 2.0"),
+    (lambda: exposure(1, 0), "n_candidates must be an int >= 1; got 0"),
+    (lambda: canary_rank(float("nan"), [1.0]), "canary_score must be a finite number; got nan"),
+    (lambda: canary_rank(1.0, [1.0, float("inf")]), "other_scores must be finite numbers; got 1 NaN or inf"),
+    (lambda: make_canary(0), "n_digits must be an int >= 1; got 0"),
     (lambda: dedup_lines(b"bytes"), "text must be a str"),
-    (lambda: dedup_lines("a", min_chars=0), "min_chars must be an integer >= 1"),
+    (lambda: dedup_lines("a", min_chars=0), "min_chars must be an int >= 1; got 0"),
     (lambda: find_pii(None), "text must be a str"),
     (lambda: luhn_valid(4111111111111111), "number must be a str"),
     (lambda: cn_id_valid(11010519491231002), "number must be a str"),
@@ -257,10 +260,14 @@ def test_bad_input_raises_a_clear_error(call, fragment):
 
 def test_log_perplexity_rejects_bad_ids_and_start():
     model = _tiny_model(5)
-    with pytest.raises(ValueError, match="ids must be an"):
+    with pytest.raises(ValueError, match=r"ids must be a 2-d tensor \(N, T\); got shape \(4,\)"):
         log_perplexity(model, torch.zeros(4, dtype=torch.long), 1)
-    with pytest.raises(ValueError, match="start must be an int in"):
+    with pytest.raises(ValueError, match="ids must be a torch.int64 tensor; got dtype torch.float32"):
+        log_perplexity(model, torch.zeros(2, 4), 1)
+    with pytest.raises(ValueError, match=r"start must be an int in \[1, 3\]; got 4"):
         log_perplexity(model, torch.zeros(2, 4, dtype=torch.long), 4)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1; got 0"):
+        log_perplexity(model, torch.zeros(2, 4, dtype=torch.long), 1, batch_size=0)
 
 
 @pytest.mark.parametrize("canary", ["my PIN is 1234", "my PIN is 1 2 x", "no digits", "", None])

@@ -57,11 +57,11 @@ def test_recall_at_k_counts_any_relevant_hit():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 4), 4), "k must be an int between 1 and the number"),
+    (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 4), 4), "k must be at most the number of documents \\(3\\); got 4"),
     (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 5), 1), "same C"),
     (lambda: SemanticIndex({}), "documents must be a non-empty mapping"),
     (lambda: recall_at_k([], [], 1), "non-empty"),
-    (lambda: recall_at_k([["a"]], [["a"]], 0), "k must be a positive int"),
+    (lambda: recall_at_k([["a"]], [["a"]], 0), "k must be an int >= 1; got 0"),
     (lambda: python_doc_topics(max_chars=5), "max_chars"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):

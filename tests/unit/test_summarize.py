@@ -45,10 +45,14 @@ def test_summary_with_minilm_drops_the_off_topic_sentence():
 
 @pytest.mark.parametrize("call, fragment", [
     (lambda: summarize("", k=1), "at least one sentence"),
-    (lambda: summarize(["a.", "b."], k=3, embed=lambda t: torch.eye(len(t))), "k must be an int between 1"),
+    (lambda: summarize(["a.", "b."], k=3, embed=lambda t: torch.eye(len(t))), "k must be at most the number of sentences (2); got 3"),
+    (lambda: summarize(["a.", "b."], k=0, embed=lambda t: torch.eye(len(t))), "k must be an int >= 1; got 0"),
     (lambda: similarity_graph(torch.zeros(0, 3)), "vectors must be (N, C)"),
-    (lambda: centrality(torch.zeros(2, 3)), "square"),
-    (lambda: centrality(torch.zeros(2, 2), damping=1.0), "damping"),
+    (lambda: centrality(torch.zeros(2, 3)), "sim must be of shape (N, N) with N=2; got shape (2, 3)"),
+    (lambda: centrality(torch.full((2, 2), float("nan"))), "sim must be finite"),
+    (lambda: similarity_graph(torch.tensor([[1.0, float("inf")]])), "vectors must be finite"),
+    (lambda: centrality(torch.zeros(2, 2), damping=1.0), "damping must be a finite number in"),
+    (lambda: centrality(torch.zeros(2, 2), damping=float("nan")), "damping must be a finite number"),
     (lambda: split_sentences(None), "text must be a string"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, fragment):

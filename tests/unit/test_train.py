@@ -9,8 +9,9 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from lmcourse.batches import get_batch
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.neural_lm import BigramLM
-from lmcourse.train import (History, TrainConfig, configure_optimizer, estimate_loss, make_scheduler, param_groups,
-                            train, warmup_cosine_lambda)
+from lmcourse.schedules import warmup_cosine_lambda
+from lmcourse.train import (Callback, History, LivePlot, TrainConfig, configure_optimizer, estimate_loss, make_scheduler,
+                            param_groups, train)
 
 
 class _Recorder:
@@ -63,21 +64,10 @@ def test_estimate_loss_averages_batches_in_eval_mode_and_restores_mode():
     assert loss == pytest.approx(torch.log(torch.tensor(5.0)).item()) and model.training
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"steps": 0}, "steps must be an integer >= 1"),
-    ({"steps": 5, "eval_every": 0}, "eval_every must be an integer >= 1"),
-    ({"steps": 5, "lr": 0}, "lr must be > 0"),
-    ({"steps": 5, "grad_clip": -1.0}, "grad_clip must be None or > 0"),
-])
-def test_bad_config_raises(kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
-        TrainConfig(**kwargs)
-
-
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="config must be a TrainConfig"):
         train(BigramLM(3), lambda: None, lambda: None, {"steps": 3})
-    with pytest.raises(ValueError, match="n_batches must be an integer >= 1"):
+    with pytest.raises(ValueError, match="n_batches must be an int >= 1; got 0"):
         estimate_loss(BigramLM(3), lambda: None, 0)
 
 
@@ -248,17 +238,30 @@ def test_progress_bar_shows_the_losses(capsys):
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"steps": 5, "accum_steps": 0}, "accum_steps must be an integer >= 1"),
+    ({"steps": 0}, "steps must be an int >= 1; got 0"),
+    ({"steps": True}, "steps must be an int >= 1; got True"),
+    ({"steps": 5, "eval_every": 0}, "eval_every must be an int >= 1"),
+    ({"steps": 5, "accum_steps": 0}, "accum_steps must be an int >= 1"),
     ({"steps": 5, "warmup_steps": 5}, "warmup_steps must be < steps=5"),
-    ({"steps": 5, "warmup_steps": -1}, "warmup_steps must be an integer >= 0"),
-    ({"steps": 5, "schedule": "linear"}, "schedule must be one of constant, cosine, step"),
+    ({"steps": 5, "warmup_steps": -1}, "warmup_steps must be an int >= 0"),
+    ({"steps": 5, "schedule": "linear"}, r"schedule must be one of \('constant', 'cosine', 'step'\)"),
     ({"steps": 5, "schedule": "step", "warmup_steps": 2}, "warmup_steps must be 0 with schedule='step'"),
-    ({"steps": 5, "precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
-    ({"steps": 5, "min_lr": 1.0}, "min_lr must be in"),
-    ({"steps": 5, "betas": (0.9, 1.5)}, "betas must be two numbers"),
-    ({"steps": 5, "save_every": 0}, "save_every must be an integer >= 1"),
-    ({"steps": 5, "gamma": 0}, "gamma must be in"),
-    ({"steps": 5, "weight_decay": -0.1}, "weight_decay must be >= 0"),
+    ({"steps": 5, "precision": "fp8"}, r"precision must be one of \('fp32', 'bf16', 'fp16'\)"),
+    ({"steps": 5, "save_every": 0}, "save_every must be an int >= 1"),
+    ({"steps": 5, "lr": 0}, "lr must be a finite number > 0; got 0"),
+    ({"steps": 5, "lr": float("nan")}, "lr must be a finite number > 0; got nan"),
+    ({"steps": 5, "lr": float("inf")}, "lr must be a finite number > 0; got inf"),
+    ({"steps": 5, "min_lr": 1.0}, r"min_lr must be a finite number in \[0, 0.003\]; got 1.0"),
+    ({"steps": 5, "min_lr": float("nan")}, "min_lr must be a finite number"),
+    ({"steps": 5, "weight_decay": -0.1}, "weight_decay must be a finite number >= 0"),
+    ({"steps": 5, "weight_decay": float("nan")}, "weight_decay must be a finite number >= 0; got nan"),
+    ({"steps": 5, "grad_clip": -1.0}, "grad_clip must be a finite number > 0"),
+    ({"steps": 5, "grad_clip": float("inf")}, "grad_clip must be a finite number > 0; got inf"),
+    ({"steps": 5, "betas": (0.9, 1.5)}, r"betas\[1\] must be a finite number in \[0, 1\)"),
+    ({"steps": 5, "betas": (float("nan"), 0.99)}, r"betas\[0\] must be a finite number in \[0, 1\); got nan"),
+    ({"steps": 5, "betas": (0.9,)}, r"betas must be two numbers in \[0, 1\)"),
+    ({"steps": 5, "gamma": 0}, r"gamma must be a finite number in \(0, 1\]"),
+    ({"steps": 5, "gamma": float("nan")}, "gamma must be a finite number"),
 ])
 def test_bad_trainer_config_raises(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
@@ -267,7 +270,7 @@ def test_bad_trainer_config_raises(kwargs, fragment):
 
 def test_bad_trainer_arguments_raise(tmp_path):
     data = _data()
-    with pytest.raises(ValueError, match=r"stop_after must be an integer in \[1, steps=5\]"):
+    with pytest.raises(ValueError, match=r"stop_after must be an int in \[1, 5\]; got 6"):
         train(_gpt(), _batches(data, 0), _batches(data, 1), TrainConfig(steps=5), stop_after=6)
     with pytest.raises(ValueError, match="model must have trainable parameters"):
         param_groups(torch.nn.ReLU(), 0.1)
@@ -298,3 +301,67 @@ def test_peak_memory_mib_of_this_process_is_plausible():
 
     peak = peak_memory_mib()
     assert peak is None or 10 < peak < 1e6                     # torch alone needs tens of MiB
+
+
+# --- the extension point: callbacks ---------------------------------------------------------------
+
+
+class _Log(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_step(self, step, history):
+        self.events.append(("step", step))
+
+    def on_eval(self, step, history):
+        self.events.append(("eval", step, history.train_loss[-1], history.val_loss[-1], history.lr[-1]))
+
+    def on_end(self, history):
+        self.events.append(("end", len(history.steps)))
+
+
+def _small_run(**kwargs):
+    torch.manual_seed(0)
+    data = torch.arange(400) % 7
+    return train(BigramLM(7), _batches(data, 0), _batches(data, 1),
+                 TrainConfig(steps=5, lr=0.1, eval_every=2, eval_batches=1), **kwargs)
+
+
+def test_callbacks_hear_every_step_every_evaluation_and_the_end():
+    log, seen = _Log(), []
+    history = _small_run(callbacks=[log, lambda step, h: seen.append((step, h.val_loss[-1]))])
+    assert [e[1] for e in log.events if e[0] == "step"] == [1, 2, 3, 4, 5]
+    evals = [e for e in log.events if e[0] == "eval"]
+    assert [e[1] for e in evals] == history.steps == [2, 4, 5]
+    assert [e[2] for e in evals] == history.train_loss and [e[3] for e in evals] == history.val_loss
+    assert [e[4] for e in evals] == [history.lr[s - 1] for s in history.steps]
+    assert log.events[-1] == ("end", 3)
+    assert seen == list(zip(history.steps, history.val_loss))          # a plain function is an on_eval
+
+
+def test_callbacks_do_not_change_the_training_and_plot_is_short_for_a_live_plot_callback():
+    plain = _small_run()
+    by_keyword, by_callback = _Recorder(), _Recorder()
+    with_plot = _small_run(plot=by_keyword)
+    with_callback = _small_run(callbacks=[LivePlot(by_callback), _Log()])
+    assert plain.train_loss == with_plot.train_loss == with_callback.train_loss
+    assert plain.val_loss == with_plot.val_loss == with_callback.val_loss
+    assert by_keyword.calls == by_callback.calls
+    assert by_keyword.calls == [(s, {"train": t, "val": v})
+                                for s, t, v in zip(plain.steps, plain.train_loss, plain.val_loss)]
+
+
+def test_a_live_loss_plot_outside_a_notebook_prints_one_line_per_evaluation(capsys):
+    from lmcourse.viz import LiveLossPlot
+
+    history = _small_run(plot=LiveLossPlot(notebook=False))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"step {s:>6} | train {t:.4f} | val {v:.4f}"
+                     for s, t, v in zip(history.steps, history.train_loss, history.val_loss)]
+
+
+def test_a_callback_that_is_neither_a_callback_nor_a_function_is_refused():
+    with pytest.raises(ValueError, match=r"callbacks\[0\] must be a Callback or a function \(step, history\); got int"):
+        _small_run(callbacks=[3])
+    with pytest.raises(ValueError, match="callbacks must be a list of callbacks"):
+        _small_run(callbacks=_Log())

@@ -60,8 +60,14 @@ def test_live_loss_plot_prints_lines_outside_a_notebook(capsys):
     assert out == ["step     10 | train 2.5000 | val 2.7500", "step     20 | train 2.0000"]
     assert plot.history["train"] == ([10.0, 20.0], [2.5, 2.0])
     ax = plot.figure().axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == ["train", "val"]
+    assert [line.get_label() for line in ax.get_lines()] == ["training batches (mean since last point)", "validation"]
     assert ax.get_title() == "training loss"
+
+
+def test_live_loss_plot_legend_spells_other_series_names_with_spaces():
+    plot = viz.LiveLossPlot(notebook=False)
+    plot.update(1, held_out=3.0, not_copyable=2.0)
+    assert [line.get_label() for line in plot.figure().axes[0].get_lines()] == ["held out", "not copyable"]
 
 
 def test_live_loss_plot_needs_a_value():
