@@ -57,14 +57,11 @@ def number(name: str, value, *, min: float | None = None, max: float | None = No
     expected = f"a finite number {_interval(min, max, min_open, max_open)}".rstrip()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _fail(name, expected, repr(value))
-    value = float(value)
-    if not math.isfinite(value):
-        raise _fail(name, expected, repr(value))
-    if min is not None and (value < min or (min_open and value == min)):
-        raise _fail(name, expected, repr(value))
-    if max is not None and (value > max or (max_open and value == max)):
-        raise _fail(name, expected, repr(value))
-    return value
+    x = float(value)
+    if (not math.isfinite(x) or (min is not None and (x < min or (min_open and x == min)))
+            or (max is not None and (x > max or (max_open and x == max)))):
+        raise _fail(name, expected, repr(value))  # the value as given: 0, not 0.0
+    return x
 
 
 def probability(name: str, value) -> float:

@@ -8,7 +8,7 @@ the average of the clients' weights, each weighted by how many examples the clie
 (:func:`average_weights`). Only weights travel, never text.
 
 With one local step of plain SGD, averaging the clients' weights is the same as averaging
-their gradients and taking one step — what data-parallel training (DDP, notebook 10) does on
+their gradients and taking one step — what data-parallel training (DDP, :mod:`lmcourse.train_ddp`) does on
 every step. More local steps save communication, but clients with different data drift apart
 between averages, so FedAvg needs more compute than central training to reach the same loss.
 """

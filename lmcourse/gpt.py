@@ -1,6 +1,7 @@
 """A GPT: a decoder-only Transformer that predicts the next token (Radford et al. 2018, 2019).
 
-Notebook 09 builds it from the pieces of notebooks 05–07 and trains it on Shakespeare:
+Notebook 09 builds it from the attention, heads and blocks of :mod:`lmcourse.attention` and
+:mod:`lmcourse.transformer`, and trains it on Shakespeare:
 
     idx (B, T) -> token embedding + learned position -> n_layer pre-norm blocks -> LayerNorm
                -> linear head tied to the token embedding -> logits (B, T, vocab_size)
@@ -12,8 +13,8 @@ with one fused matrix, uses ``F.scaled_dot_product_attention`` (``is_causal``) f
 can return its weights through :func:`lmcourse.attention.attention` for plotting, and reuses
 past keys and values from a :class:`KVCache` when generating one token at a time.
 The config names are nanoGPT's, so the code reads side by side with it.
-``GPTConfig(position="rope")`` swaps the learned positions for rotary ones (notebook 06's
-RoPE), the one modern change notebook 10 measures. Every entry point checks its token ids
+``GPTConfig(position="rope")`` swaps the learned positions for rotary ones
+(:mod:`lmcourse.positions`), the one modern change notebook 10 measures. Every entry point checks its token ids
 (integers in ``[0, vocab_size)``), the sequence length against ``block_size`` and a cache
 against the model and the batch, so a wrong call fails with a sentence, not inside PyTorch.
 """

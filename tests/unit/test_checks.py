@@ -82,3 +82,8 @@ def test_an_argument_error_is_both_a_value_and_a_type_error():
         integer("n", "3")
     with pytest.raises(TypeError):
         integer("n", "3")
+
+
+def test_the_message_shows_the_value_as_given():
+    with pytest.raises(ArgumentError, match=r"temperature must be a finite number > 0; got 0$"):
+        number("temperature", 0, min=0, min_open=True)

@@ -219,7 +219,7 @@ def test_train_glove_refuses_nan_counts_and_bad_training_numbers(kwargs, message
     (dict(steps=2.5), "steps must be an int >= 1; got 2.5"),
     (dict(negatives=True), "negatives must be an int >= 1; got True"),
     (dict(lr=float("nan")), "lr must be a finite number > 0; got nan"),
-    (dict(lr=0), "lr must be a finite number > 0; got 0.0"),
+    (dict(lr=0), "lr must be a finite number > 0; got 0"),
     (dict(subsample_t=float("inf")), "subsample_t must be a finite number > 0; got inf"),
 ])
 def test_word2vec_config_refuses_bad_training_numbers(kwargs, message):

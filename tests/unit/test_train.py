@@ -162,15 +162,18 @@ def test_checkpoints_are_written_every_save_every_steps_and_at_the_end(tmp_path)
 
 
 def test_resume_refuses_another_model_or_training_config(tmp_path):
-    _resumable_run(tmp_path, checkpoint_dir=tmp_path / "ckpt", stop_after=5)
+    _, _, saved_cfg = _resumable_run(tmp_path, checkpoint_dir=tmp_path / "ckpt", stop_after=5)
     data = _data()
     with pytest.raises(ValueError, match="config must match the checkpoint's; differing fields.*n_embd"):
-        train(_gpt(n_embd=32), _batches(data, 0), _batches(data, 1), TrainConfig(steps=10),
-              resume_from=tmp_path / "ckpt")
+        train(_gpt(n_embd=32), _batches(data, 0), _batches(data, 1), saved_cfg, resume_from=tmp_path / "ckpt")
+    model = _gpt()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="config must match the checkpoint's training config.*lr=0.01/0.5"):
-        train(_gpt(), _batches(data, 0), _batches(data, 1),
+        train(model, _batches(data, 0), _batches(data, 1),
               TrainConfig(steps=10, lr=0.5, min_lr=1e-3, schedule="cosine", warmup_steps=2, grad_clip=0.5,
                           eval_every=3, eval_batches=2), resume_from=tmp_path / "ckpt")
+    after = model.state_dict()   # the mismatch is found before a single weight is loaded
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
