@@ -1,4 +1,5 @@
-"""What do quantization, pruning and distillation buy, and what do they cost? One table, one run, plus the pruning control over seeds.
+"""What do quantization, pruning and distillation buy, and what do they cost? One table, one run,
+plus the pruning control over seeds.
 
 Trains notebook 09's character GPT on tinyshakespeare for ``--steps`` steps (the teacher),
 then measures, on the CPU and against the same fixed validation batches:
@@ -100,19 +101,22 @@ def main() -> None:
     ref_size, ref_ms, ref_loss = C.size_on_disk(teacher), None, C.mean_loss(teacher, val_batches)
     print(f"teacher GPT 4x128 trained {args.steps} steps | timed batch {tuple(x_timed.shape)} | "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'model':<40}{'params':>9}{'bytes':>10}{'size ratio':>11}{'fwd ms':>8}{'speedup':>8}{'val loss':>9}{'Δ loss':>8}")
+    print(f"{'model':<40}{'params':>9}{'bytes':>10}{'size ratio':>11}{'fwd ms':>8}"
+          f"{'speedup':>8}{'val loss':>9}{'Δ loss':>8}")
     for name, model in rows.items():
         size = C.torch_save_size(model) if "PyTorch" in name else C.size_on_disk(model)
         ms = C.forward_ms(model, x_timed, repeat=args.repeat)
         ref_ms = ref_ms or ms
         loss = C.mean_loss(model, val_batches)
-        params = count_parameters(teacher if "int8" in name else model, trainable_only=False)   # int8 rows: same weights, fewer bits
+        # int8 rows: same weights, fewer bits
+        params = count_parameters(teacher if "int8" in name else model, trainable_only=False)
         print(f"{name:<40}{params:>9,}{size:>10,}{ref_size / size:>10.2f}x{ms:>8.2f}"
               f"{ref_ms / ms:>7.2f}x{loss:>9.3f}{loss - ref_loss:>+8.3f}")
     seeds = tuple(range(args.seeds))
     pruned_ft = repeat(lambda seed: C.mean_loss(fine_tune(seed, True), val_batches), seeds=seeds)
     control = repeat(lambda seed: C.mean_loss(fine_tune(seed, False), val_batches), seeds=seeds)
-    print(f"over {args.seeds} seed(s) of {extra} fine-tune steps: pruned 80% {pruned_ft} | unpruned (control) {control}")
+    print(f"over {args.seeds} seed(s) of {extra} fine-tune steps: "
+          f"pruned 80% {pruned_ft} | unpruned (control) {control}")
     print(paired(control, pruned_ft, labels=("unpruned", "pruned")))
     print(f"(measured in one run of {time.perf_counter() - start:.0f} s)")
 

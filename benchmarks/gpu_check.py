@@ -74,7 +74,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     times = []
-    for step in range(args.steps):
+    for _ in range(args.steps):
         t0 = time.perf_counter()
         xb, yb = get_batch(train_ids, P.batch_size, P.block_size, generator=gen, device=device)
         with amp:

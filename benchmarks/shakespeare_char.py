@@ -48,7 +48,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=2000, help="training iterations (default 2000)")
     parser.add_argument("--position", choices=("rope", "learned"), default="rope",
                         help="position encoding (default rope; learned = GPT-2/nanoGPT)")
-    parser.add_argument("--eval-every", type=int, default=None, help="evaluate every N iterations (default: at the end)")
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="evaluate every N iterations (default: at the end)")
     args = parser.parse_args()
     if args.iters < 101:
         parser.error(f"--iters must be > 100 (the warmup); got {args.iters}")
@@ -74,8 +75,9 @@ def main() -> None:
     peak = peak_memory_mib()
     for step, tr, va in zip(history.steps, history.train_loss, history.val_loss):
         print(f"step {step}: train {tr:.4f} val {va:.4f}")
-    print(f"position={args.position} | params {sum(p.numel() for p in model.parameters()):,} | total {total:.1f} s | peak RSS "
-          f"{'unknown' if peak is None else f'{peak:.0f} MiB'} | load average {_load()}")
+    print(f"position={args.position} | params {sum(p.numel() for p in model.parameters()):,} | "
+          f"total {total:.1f} s | peak RSS {'unknown' if peak is None else f'{peak:.0f} MiB'} | "
+          f"load average {_load()}")
     print(f"val_loss={history.val_loss[-1]:.4f} ms_per_iter={ms:.2f} tokens_per_s={batch * block / (ms / 1000):.0f}")
 
 

@@ -105,12 +105,16 @@ def tensor(name: str, x, *, ndim: int | Iterable[int] | None = None, dtype: str 
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
-            what = f"a {allowed[0]}-d tensor" if len(allowed) == 1 else f"a tensor with {' or '.join(map(str, allowed))} dimensions"
+            if len(allowed) == 1:
+                what = f"a {allowed[0]}-d tensor"
+            else:
+                what = f"a tensor with {' or '.join(map(str, allowed))} dimensions"
             if shape is not None:
                 what += " " + _shape_text(shape)
             raise _fail(name, what, f"shape {tuple(x.shape)}")
     if dtype is not None:
-        kinds = {"int": (lambda d: not d.is_floating_point and not d.is_complex and d != torch.bool, "an integer tensor"),
+        kinds = {"int": (lambda d: not d.is_floating_point and not d.is_complex and d != torch.bool,
+                         "an integer tensor"),
                  "float": (lambda d: d.is_floating_point, "a floating-point tensor"),
                  "bool": (lambda d: d == torch.bool, "a bool tensor")}
         if isinstance(dtype, str):

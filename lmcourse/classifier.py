@@ -225,7 +225,8 @@ def train_head(model: nn.Module, x_train, y_train, x_val, y_val, *, epochs: int 
     weight_decay = number("weight_decay", weight_decay, min=0)
     if patience is not None:
         integer("patience", patience, min=1)
-    x_train, x_val = torch.as_tensor(np.asarray(x_train), dtype=torch.float32), torch.as_tensor(np.asarray(x_val), dtype=torch.float32)
+    x_train = torch.as_tensor(np.asarray(x_train), dtype=torch.float32)
+    x_val = torch.as_tensor(np.asarray(x_val), dtype=torch.float32)
     y_train, y_val = torch.as_tensor(np.asarray(y_train)), torch.as_tensor(np.asarray(y_val))
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):
         raise ValueError(f"features and labels must have the same length; got train {len(x_train)}/{len(y_train)}, "

@@ -223,7 +223,8 @@ def train_word2vec(ids: Sequence[int], counts: Sequence[int], config: Word2VecCo
 
 # ----------------------------------------------------------------------------- counts: co-occurrence, PPMI, GloVe
 
-def cooccurrence_matrix(ids: Sequence[int], vocab_size: int, window: int, *, weighting: str = "harmonic") -> torch.Tensor:
+def cooccurrence_matrix(ids: Sequence[int], vocab_size: int, window: int, *,
+                        weighting: str = "harmonic") -> torch.Tensor:
     """Symmetric co-occurrence counts X[i, j], shape (V, V), from a window of ``window`` words each side.
 
     ``weighting="harmonic"`` adds 1/d for a pair d words apart (as GloVe does);
@@ -364,7 +365,8 @@ def analogy(E: torch.Tensor, vocab: Vocabulary, a: str, b: str, c: str, k: int =
     return [vocab.itos[i] for i in torch.topk(sims, k).indices]
 
 
-def analogy_accuracy(E: torch.Tensor, vocab: Vocabulary, pairs: Sequence[tuple[str, str]], k: int = 1) -> tuple[float, int]:
+def analogy_accuracy(E: torch.Tensor, vocab: Vocabulary, pairs: Sequence[tuple[str, str]],
+                     k: int = 1) -> tuple[float, int]:
     """Share of questions a : b :: c : d (over all ordered pairs of ``pairs``) whose answer d is in the top ``k``.
 
     Pairs with a word outside the vocabulary are skipped. Returns (accuracy, number of questions).

@@ -55,7 +55,8 @@ class GPTConfig:
         check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
         one_of("position", self.position, POSITIONS)
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
-            raise ValueError(f"position='rope' needs an even head size n_embd // n_head; got {self.n_embd // self.n_head}")
+            raise ValueError("position='rope' needs an even head size n_embd // n_head; "
+                             f"got {self.n_embd // self.n_head}")
 
 
 class KVCache:
@@ -200,7 +201,8 @@ class GPT(nn.Module):
         offset, cached = 0, ""
         if cache is not None:
             if not isinstance(cache, KVCache):
-                raise ArgumentError(f"cache must be a KVCache (model.new_cache(batch_size)); got {type(cache).__name__}")
+                raise ArgumentError("cache must be a KVCache (model.new_cache(batch_size)); "
+                                    f"got {type(cache).__name__}")
             want = (c.n_layer, idx.shape[0], c.n_head, c.block_size, c.n_embd // c.n_head)
             if tuple(cache.k.shape) != want:
                 raise ArgumentError(f"cache must be of shape (n_layer, B, n_head, block_size, head_dim) = {want} "
@@ -289,7 +291,8 @@ class GPT(nn.Module):
         max_new_tokens = integer("max_new_tokens", max_new_tokens, min=0)
         token_ids("idx", idx, self.config.vocab_size, ndim=2)
         if idx.shape[1] < 1:
-            raise ArgumentError(f"idx must be a (B, T) tensor with at least one token (the prompt); got {tuple(idx.shape)}")
+            raise ArgumentError("idx must be a (B, T) tensor with at least one token (the prompt); "
+                                f"got {tuple(idx.shape)}")
         was_training = self.training
         self.eval()
         block, cache = self.config.block_size, None

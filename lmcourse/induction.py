@@ -105,7 +105,8 @@ class AttentionOnlyTransformer(nn.Module):
     def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         token_ids("idx", idx, self.config.vocab_size, ndim=2)
         if idx.shape[1] > self.config.seq_len:
-            raise ArgumentError(f"idx has {idx.shape[1]} positions but this model has only seq_len={self.config.seq_len}")
+            raise ArgumentError(f"idx has {idx.shape[1]} positions "
+                                f"but this model has only seq_len={self.config.seq_len}")
         x = self.wte(idx.long()) + self.wpe(torch.arange(idx.shape[1], device=idx.device))  # (B, T, C)
         weights = []
         for layer in self.layers:

@@ -98,7 +98,8 @@ ADJECTIVES = [
     ("red", "红", {"thing", "food", "plant"}), ("new", "新", {"thing"}), ("old", "旧", {"thing"}),
     ("good", "好", {"thing", "food", "animal"}), ("hot", "热", {"drink"}), ("cold", "冰", {"drink"}),
     ("white", "白", {"thing", "animal", "plant"}), ("black", "黑", {"thing", "animal"}),
-    ("interesting", "有趣的", {"thing"}), ("delicious", "好吃的", {"food"}), ("beautiful", "漂亮的", {"plant", "animal"}),
+    ("interesting", "有趣的", {"thing"}), ("delicious", "好吃的", {"food"}),
+    ("beautiful", "漂亮的", {"plant", "animal"}),
     ("cheap", "便宜的", {"thing", "food"}), ("expensive", "贵的", {"thing", "food", "drink"}),
 ]
 
@@ -367,10 +368,10 @@ def _gloss_dictionary() -> dict[tuple[str, ...], str]:
         add(en, zh)
     for en, zh, _ in PLACES:
         add(en.split()[-1], zh)                       # "in the library": library → 图书馆
-    for key, (base, third, past, zh, _) in VERBS.items():
+    for base, third, past, zh, _ in VERBS.values():
         for form in (base, third, past):
             add(form, zh.get(None, "玩"))             # a dictionary's "play" is 玩: it cannot know the object
-    for en_sg, en_pl, zh, measure, _ in NOUNS.values():
+    for en_sg, en_pl, zh, _, _ in NOUNS.values():
         for form in (en_sg, en_pl):
             if form.startswith("cup"):
                 continue                              # "cups of tea": cup → 杯, of → nothing, tea → 茶

@@ -1,4 +1,5 @@
-"""Data for pretraining an encoder: masked language modelling (MLM), next-sentence (NSP) and sentence-order (SOP) prediction.
+"""Data for pretraining an encoder: masked language modelling (MLM), next-sentence (NSP) and
+sentence-order (SOP) prediction.
 
 BERT (Devlin et al. 2019) learns from unlabelled text with two self-made tasks. **MLM**:
 pick 15 % of the tokens (never [CLS], [SEP] or padding); the model must recover them. Of

@@ -155,7 +155,8 @@ _KINDS = {
         "The {name} Bridge crosses the {river} River near the town of {town}. It was designed by the engineer "
         "{person} and opened by the mayor {person2} in {year}. Built from {material}, the bridge is {length} metres "
         "long and was repaired in {year2}.",
-        {"designer": ("person", ("last",), ("Who designed the {name} Bridge?", "Which engineer designed the {name} Bridge?"),
+        {"designer": ("person", ("last",), ("Who designed the {name} Bridge?",
+                                            "Which engineer designed the {name} Bridge?"),
                       ("The {name} Bridge was designed by whom?", "Name the engineer behind the {name} Bridge.")),
          "opener": ("person2", ("last",), ("Who opened the {name} Bridge?", "Which mayor opened the {name} Bridge?"),
                     ("The {name} Bridge was opened by whom?", "Name the mayor who opened the {name} Bridge.")),
@@ -164,24 +165,30 @@ _KINDS = {
          "river": ("river_full", ("bare",), ("Which river does the {name} Bridge cross?",
                                              "What river is crossed by the {name} Bridge?"),
                    ("The {name} Bridge spans which river?", "Over what river does the {name} Bridge go?")),
-         "material": ("material", (), ("What is the {name} Bridge built from?", "What material was used for the {name} Bridge?"),
+         "material": ("material", (), ("What is the {name} Bridge built from?",
+                                       "What material was used for the {name} Bridge?"),
                       ("The {name} Bridge is made of what?", "Which material makes up the {name} Bridge?")),
-         "length": ("length_full", ("bare",), ("How long is the {name} Bridge?", "What is the length of the {name} Bridge?"),
+         "length": ("length_full", ("bare",), ("How long is the {name} Bridge?",
+                                               "What is the length of the {name} Bridge?"),
                     ("How many metres long is the {name} Bridge?", "The {name} Bridge has what length?"))}),
     "festival": (
         "Every {month}, the village of {town} holds the {name} Festival. It was started by {person} in {year}. "
         "Visitors come to taste {food}, and the main prize, a {prize}, goes to the best {craft}. Last year the prize "
         "was won by {person2}.",
         {"month": ("month", (), ("In which month is the {name} Festival held?", "When is the {name} Festival held?"),
-                   ("The {name} Festival takes place in what month?", "What month does the {name} Festival happen in?")),
+                   ("The {name} Festival takes place in what month?",
+                    "What month does the {name} Festival happen in?")),
          "village": ("town", (), ("Which village holds the {name} Festival?", "Where is the {name} Festival held?"),
-                     ("The {name} Festival is held in what village?", "In what village does the {name} Festival take place?")),
+                     ("The {name} Festival is held in what village?",
+                      "In what village does the {name} Festival take place?")),
          "founder": ("person", ("last",), ("Who started the {name} Festival?", "Who founded the {name} Festival?"),
                      ("The {name} Festival was started by whom?", "Name the founder of the {name} Festival.")),
          "year": ("year", (), ("When was the {name} Festival started?", "In what year did the {name} Festival begin?"),
                   ("The {name} Festival was first held in which year?", "What year was the {name} Festival founded?")),
-         "food": ("food", (), ("What do visitors taste at the {name} Festival?", "What food is the {name} Festival known for?"),
-                  ("Visitors to the {name} Festival come to eat what?", "Which food can you taste at the {name} Festival?")),
+         "food": ("food", (), ("What do visitors taste at the {name} Festival?",
+                               "What food is the {name} Festival known for?"),
+                  ("Visitors to the {name} Festival come to eat what?",
+                   "Which food can you taste at the {name} Festival?")),
          "winner": ("person2", ("last",), ("Who won the prize at the {name} Festival last year?",
                                            "Who was last year's winner at the {name} Festival?"),
                     ("Last year's prize at the {name} Festival was won by whom?",
@@ -195,7 +202,8 @@ _KINDS = {
                   ("The {name} is found in which hills?", "Where can the {name} be found?")),
          "diet": ("diet", (), ("What does the {name} feed on?", "What does the {name} mainly eat?"),
                   ("The {name} lives mostly on what food?", "What is the main food of the {name}?")),
-         "colour": ("colour", ("bright",), ("What colour is the {name}'s {bodypart}?", "Which colour is the {bodypart} of the {name}?"),
+         "colour": ("colour", ("bright",), ("What colour is the {name}'s {bodypart}?",
+                                            "Which colour is the {bodypart} of the {name}?"),
                     ("The {bodypart} of the {name} has what colour?", "The {name} has a {bodypart} of which colour?")),
          "lifespan": ("n_full", ("bare",), ("How long can a {name} live?", "What is the lifespan of a {name}?"),
                       ("For how many years can a {name} live?", "A {name} lives for how long?")),
@@ -210,10 +218,14 @@ _KINDS = {
                   ("The {name} Works was set up in which year?", "What year did the {name} Works begin?")),
          "city": ("town", (), ("In which city is the {name} Works?", "Where was the {name} Works founded?"),
                   ("The {name} Works is located in what city?", "What city is home to the {name} Works?")),
-         "first product": ("product", (), ("What did the {name} Works make first?", "What was the first product of the {name} Works?"),
-                           ("The {name} Works started out making what?", "What did the {name} Works originally produce?")),
-         "famous product": ("product2", (), ("What is the {name} Works famous for?", "What made the {name} Works famous?"),
-                            ("The {name} Works became known for what?", "For which product is the {name} Works best known?")),
+         "first product": ("product", (), ("What did the {name} Works make first?",
+                                           "What was the first product of the {name} Works?"),
+                           ("The {name} Works started out making what?",
+                            "What did the {name} Works originally produce?")),
+         "famous product": ("product2", (), ("What is the {name} Works famous for?",
+                                             "What made the {name} Works famous?"),
+                            ("The {name} Works became known for what?",
+                             "For which product is the {name} Works best known?")),
          "buyer": ("person2", ("last",), ("Who bought the {name} Works?", "To whom was the {name} Works sold?"),
                    ("The {name} Works was sold to whom?", "Name the person who bought the {name} Works."))}),
 }
@@ -287,15 +299,15 @@ def make_qa_data(passages_per_kind: int = 20, test_passages_per_kind: int = 5, *
             held_out = i >= passages_per_kind - test_passages_per_kind
             if held_out:
                 data.test_passages.append(pid)
-            for fact, (slot, extra, known, new) in facts.items():
+            for fact, (_, _, known, new) in facts.items():
                 a = answers[fact]
-                def ex(q):
-                    return QAExample(q.format(**s), context, a, context.index(a[0]), pid, fact)
+                start = context.index(a[0])
+                known_ex = [QAExample(q.format(**s), context, a, start, pid, fact) for q in known]
                 if not held_out:
-                    data.train.extend(ex(q) for q in known)
+                    data.train.extend(known_ex)
                 else:
-                    data.test_known_phrasing.extend(ex(q) for q in known)
-                    data.test_new_phrasing.extend(ex(q) for q in new)
+                    data.test_known_phrasing.extend(known_ex)
+                    data.test_new_phrasing.extend(QAExample(q.format(**s), context, a, start, pid, fact) for q in new)
     return data
 
 

@@ -287,7 +287,8 @@ class BPETokenizer:
             if s not in self.special_tokens:
                 self.special_tokens[s] = len(self.vocab) + len(self.special_tokens)
         self._special_by_id = {i: s for s, i in self.special_tokens.items()}
-        self._special_regex = (re.compile("(" + "|".join(re.escape(s) for s in sorted(self.special_tokens, key=len, reverse=True)) + ")")
+        longest_first = sorted(self.special_tokens, key=len, reverse=True)
+        self._special_regex = (re.compile("(" + "|".join(re.escape(s) for s in longest_first) + ")")
                                if self.special_tokens else None)
         self._cache: dict[str, list[int]] = {}
 
@@ -341,7 +342,8 @@ class BPETokenizer:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as err:
-            raise ValueError(f"text must be valid Unicode (it contains a lone surrogate at position {err.start})") from None
+            raise ValueError("text must be valid Unicode "
+                             f"(it contains a lone surrogate at position {err.start})") from None
         if not allowed:
             return self._encode_ordinary(text)
         regex = (self._special_regex if len(allowed) == len(self.special_tokens) else

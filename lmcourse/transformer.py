@@ -227,7 +227,8 @@ class Transformer(nn.Module):
 
 @torch.no_grad()
 def xavier_init_(model: nn.Module) -> nn.Module:
-    """Xavier-uniform initialise every weight matrix of ``model`` in place (as the Annotated Transformer does); returns it.
+    """Xavier-uniform initialise every weight matrix of ``model`` in place (as the Annotated Transformer
+    does); returns it.
 
     ``nn.Embedding`` starts at N(0, 1): multiplied by √d_model and tied to the output layer,
     that gives logits of size ~√d_model and a first loss far above log(V) (hundreds of nats at

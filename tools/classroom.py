@@ -196,7 +196,7 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
         tag_slides(nb)
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / f"{path.stem}.slides.html"
-        atomic_write(target, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
+        atomic_write(target, lambda tmp, html=html: Path(tmp).write_text(html, encoding="utf-8"))
         written.append(target)
     return written
 

@@ -28,7 +28,8 @@ def check_count_pairs(count_pairs) -> Result:
         Mistake(lambda t: dict(Counter(zip(t[:-1], t[1:-1]))),
                 "the last pair is missing — an off-by-one in the loop range. A text of n characters has n-1 pairs."),
         Mistake(lambda t: dict(Counter(t[i:i + 2] for i in range(len(t) - 1))),
-                "your keys are 2-character strings like 'ab'; use tuples ('a', 'b') so the two characters stay separate."),
+                "your keys are 2-character strings like 'ab'; "
+                "use tuples ('a', 'b') so the two characters stay separate."),
         Mistake(lambda t: dict(Counter(t)),
                 "you counted single characters. We want pairs: each character together with the one after it."),
     ])
@@ -53,7 +54,8 @@ def check_next_char_distribution(next_char_distribution) -> Result:
     return check_function(next_char_distribution, _next_char_distribution, _DIST_CASES,
                           name="check_next_char_distribution", mistakes=[
         Mistake(lambda c, ch: {b: n for (a, b), n in c.items() if a == ch},
-                "these are counts, not probabilities: divide each count by the total count of pairs that start with ch."),
+                "these are counts, not probabilities: "
+                "divide each count by the total count of pairs that start with ch."),
         Mistake(lambda c, ch: {b: n / sum(c.values()) for (a, b), n in c.items() if a == ch},
                 "you divided by the count of *all* pairs. P(b | ch) divides by the pairs that start with ch only, "
                 "so the probabilities sum to 1."),

@@ -1,4 +1,5 @@
-"""Checkers for notebook 01: counting pairs inside pre-tokenized chunks, and segmenting a word with learned BPE merges."""
+"""Checkers for notebook 01: counting pairs inside pre-tokenized chunks, and segmenting a word with
+learned BPE merges."""
 
 from __future__ import annotations
 

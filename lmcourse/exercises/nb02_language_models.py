@@ -36,7 +36,8 @@ def check_perplexity(perplexity) -> Result:
 
 _COUNT_CASES = [
     Case(({"a": 3, "b": 1}, ["a", "b", "c"], 1.0), label="counts={'a': 3, 'b': 1}, vocab=['a','b','c'], k=1"),
-    Case(({"a": 3, "b": 1}, ["a", "b", "c", "d"], 0.5), label="counts={'a': 3, 'b': 1}, vocab=['a','b','c','d'], k=0.5"),
+    Case(({"a": 3, "b": 1}, ["a", "b", "c", "d"], 0.5),
+         label="counts={'a': 3, 'b': 1}, vocab=['a','b','c','d'], k=0.5"),
     Case(({"x": 10}, ["x", "y"], 0.0), label="counts={'x': 10}, vocab=['x','y'], k=0 (no smoothing)"),
     Case(({}, ["p", "q", "r"], 1.0), label="counts={} (an unseen context), vocab=['p','q','r'], k=1"),
 ]

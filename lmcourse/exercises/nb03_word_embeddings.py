@@ -10,9 +10,12 @@ from .checking import Case, Mistake, Result, check_function
 
 _COSINE_CASES = [
     Case((torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])), label="u=[1, 0], v=[0, 1] (orthogonal)"),
-    Case((torch.tensor([3.0, 4.0]), torch.tensor([6.0, 8.0])), label="u=[3, 4], v=[6, 8] (same direction, lengths 5 and 10)"),
-    Case((torch.tensor([1.0, 2.0, 2.0]), torch.tensor([-2.0, -4.0, -4.0])), label="u=[1, 2, 2], v=[-2, -4, -4] (opposite)"),
-    Case((torch.tensor([2.0, 1.0, 0.0, 3.0]), torch.tensor([1.0, 5.0, 2.0, 0.5])), label="u=[2, 1, 0, 3], v=[1, 5, 2, 0.5]"),
+    Case((torch.tensor([3.0, 4.0]), torch.tensor([6.0, 8.0])),
+         label="u=[3, 4], v=[6, 8] (same direction, lengths 5 and 10)"),
+    Case((torch.tensor([1.0, 2.0, 2.0]), torch.tensor([-2.0, -4.0, -4.0])),
+         label="u=[1, 2, 2], v=[-2, -4, -4] (opposite)"),
+    Case((torch.tensor([2.0, 1.0, 0.0, 3.0]), torch.tensor([1.0, 5.0, 2.0, 0.5])),
+         label="u=[2, 1, 0, 3], v=[1, 5, 2, 0.5]"),
 ]
 
 

@@ -10,11 +10,11 @@ from .checking import Case, Mistake, Result, check_function
 def _lstm_cases() -> list[Case]:
     gen = torch.Generator().manual_seed(4)
     cases = []
-    for B, I, H in ((1, 3, 2), (4, 5, 3), (2, 2, 6)):
-        args = (torch.randn(B, I, generator=gen), torch.randn(B, H, generator=gen),
-                torch.randn(B, H, generator=gen), torch.randn(4 * H, I, generator=gen),
+    for B, D, H in ((1, 3, 2), (4, 5, 3), (2, 2, 6)):   # batch, input size, hidden size
+        args = (torch.randn(B, D, generator=gen), torch.randn(B, H, generator=gen),
+                torch.randn(B, H, generator=gen), torch.randn(4 * H, D, generator=gen),
                 torch.randn(4 * H, H, generator=gen), torch.randn(4 * H, generator=gen))
-        cases.append(Case(args, label=f"random x ({B}, {I}), h and c ({B}, {H}), hidden size {H}"))
+        cases.append(Case(args, label=f"random x ({B}, {D}), h and c ({B}, {H}), hidden size {H}"))
     return cases
 
 

@@ -42,7 +42,8 @@ def check_attention(attention) -> Result:
         Mistake(lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / d(q.shape[-1]), -1),
                 "you returned the attention weights; multiply them by v to get the output (V is not optional)."),
         Mistake(lambda q, k, v: torch.exp(q @ k.transpose(-2, -1) / d(q.shape[-1])) @ v,
-                "exp without normalizing is not a softmax: divide by the sum over the keys (torch.softmax(…, dim=-1))."),
+                "exp without normalizing is not a softmax: "
+                "divide by the sum over the keys (torch.softmax(…, dim=-1))."),
     ])
 
 

@@ -29,18 +29,24 @@ def _layer_norm(x, weight, bias, eps=1e-5):
 def check_layer_norm(layer_norm) -> Result:
     """``layer_norm(x, weight, bias, eps=1e-5)`` must equal ``nn.functional.layer_norm`` over the last axis."""
     return check_function(layer_norm, _layer_norm, _LN_CASES, name="check_layer_norm", atol=1e-5, mistakes=[
-        Mistake(lambda x, w, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b,
+        Mistake(lambda x, w, b, eps=1e-5:
+                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b,
                 "torch.var defaults to the unbiased estimate (divides by n − 1). LayerNorm uses the biased one: "
                 "x.var(-1, keepdim=True, unbiased=False), or ((x - mean) ** 2).mean(-1, keepdim=True)."),
-        Mistake(lambda x, w, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True, unbiased=False) + eps) * w + b,
+        Mistake(lambda x, w, b, eps=1e-5:
+                (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True, unbiased=False) + eps) * w + b,
                 "eps goes inside the square root: (x - mean) / sqrt(var + eps), not / (std + eps)."),
-        Mistake(lambda x, w, b, eps=1e-5: (x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, keepdim=True, unbiased=False) + eps) * w + b,
+        Mistake(lambda x, w, b, eps=1e-5:
+                (x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, keepdim=True, unbiased=False) + eps) * w + b,
                 "you normalized over the batch axis (that is BatchNorm). LayerNorm normalizes each vector over "
                 "its own features: the last axis, dim=-1."),
-        Mistake(lambda x, w, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps),
+        Mistake(lambda x, w, b, eps=1e-5:
+                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps),
                 "the learned scale and shift are missing: multiply by weight and add bias at the end."),
-        Mistake(lambda x, w, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False)) * w + b,
-                "no eps: add eps to the variance before the square root, or vectors with (nearly) equal entries blow up."),
+        Mistake(lambda x, w, b, eps=1e-5:
+                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False)) * w + b,
+                "no eps: add eps to the variance before the square root, "
+                "or vectors with (nearly) equal entries blow up."),
     ])
 
 

@@ -24,7 +24,8 @@ def _brevity_penalty(hyp_len, ref_len):
 
 
 def check_brevity_penalty(brevity_penalty) -> Result:
-    """``brevity_penalty(hyp_len, ref_len)`` must be 1 for long enough output, else exp(1 - ref_len / hyp_len) (0 if empty)."""
+    """``brevity_penalty(hyp_len, ref_len)`` must be 1 for long enough output, else
+    exp(1 - ref_len / hyp_len) (0 if empty)."""
     return check_function(brevity_penalty, _brevity_penalty, _BP_CASES, name="check_brevity_penalty", mistakes=[
         Mistake(lambda c, r: 1.0 if c >= r else (math.exp(1 - c / r) if c > 0 else 0.0),
                 "the ratio is upside down: the penalty is exp(1 - ref_len / hyp_len), which falls towards 0 as the "
@@ -69,7 +70,8 @@ def _per_beam_best(scores, log_probs, k):
 
 
 def check_beam_step(beam_step) -> Result:
-    """``beam_step(scores (K,), log_probs (K, V), k)`` must return ``(new_scores, parent, token)``, each (k,), best first."""
+    """``beam_step(scores (K,), log_probs (K, V), k)`` must return ``(new_scores, parent, token)``,
+    each (k,), best first."""
     return check_function(beam_step, _beam_step, _STEP_CASES, name="check_beam_step", mistakes=[
         Mistake(lambda s, lp, k: _beam_step(torch.zeros_like(s), lp, k),
                 "each candidate's score is its beam's running score plus the token's log-prob: "
@@ -79,7 +81,8 @@ def check_beam_step(beam_step) -> Result:
                 "so one good beam may supply several of the new beams."),
         Mistake(lambda s, lp, k: (lambda t, f: (t, f // lp.shape[-1], f))(*(s[:, None] + lp).flatten().topk(k)),
                 "token is the flat index into K·V candidates; the token id is flat % V (and the parent flat // V)."),
-        Mistake(lambda s, lp, k: (lambda t, f: (t, f % lp.shape[-1], f // lp.shape[-1]))(*(s[:, None] + lp).flatten().topk(k)),
+        Mistake(lambda s, lp, k: (lambda t, f: (t, f % lp.shape[-1], f // lp.shape[-1]))(
+                    *(s[:, None] + lp).flatten().topk(k)),
                 "parent and token are swapped: in the flattened (K, V) grid, parent = flat // V and token = flat % V."),
         Mistake(lambda s, lp, k: _beam_step(s, lp.exp(), k),
                 "add log-probabilities (or multiply probabilities); here probabilities were added to log-scores."),

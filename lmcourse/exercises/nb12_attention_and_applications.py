@@ -66,6 +66,8 @@ def check_top_k(top_k) -> Result:
                           mistakes=[
         Mistake(dot, "you ranked by the raw dot product: long vectors win whatever their direction. "
                      "Normalise query and documents to unit length first (F.normalize), then take the dot product."),
-        Mistake(worst, "these are the k *least* similar documents: take the largest scores (topk(k), or sort descending)."),
-        Mistake(unordered, "the right documents, but sorted by index: return them best first, in the order topk gives."),
+        Mistake(worst, "these are the k *least* similar documents: "
+                       "take the largest scores (topk(k), or sort descending)."),
+        Mistake(unordered, "the right documents, but sorted by index: "
+                           "return them best first, in the order topk gives."),
     ])

@@ -87,7 +87,8 @@ def test_every_name_said_to_come_from_a_notebook_is_in_it(path):
         number, name = match.groups()
         assert number in NOTEBOOKS, f"no notebook {number}: {_where(path, text, match.start())}"
         short = name.split(".")[-1].split("(")[0]
-        assert short in _whole(number), f"notebook {number} never mentions {short!r}: {_where(path, text, match.start())}"
+        assert short in _whole(number), (f"notebook {number} never mentions {short!r}: "
+                                         f"{_where(path, text, match.start())}")
 
 
 def _coverage_rows():

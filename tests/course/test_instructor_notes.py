@@ -130,7 +130,8 @@ class TestNote:
         text = _note_for(notebook).read_text(encoding="utf-8")
         numbers = {m.group(1) for h in _markdown_headings(notebook) if (m := re.match(r"(\d+(?:\.\d+)?)\s", h))}
         missing = sorted(set(SECTION_NUMBER.findall(text)) - numbers)
-        assert not missing, f"{notebook.stem}.md refers to §{', §'.join(missing)}, which {notebook.name} does not number"
+        assert not missing, (f"{notebook.stem}.md refers to §{', §'.join(missing)}, "
+                             f"which {notebook.name} does not number")
 
     def test_run_live_and_stored_output_lists_point_at_sections(self, notebook):
         sections = _sections(_note_for(notebook))
@@ -189,7 +190,8 @@ def test_a_renamed_heading_is_reported_as_stale(tmp_path):
 def test_plan_rows_are_read_from_the_table_only(tmp_path):
     note = tmp_path / "99_demo.md"
     note.write_text("# Demo\n\n## 90-minute plan\n\n| minutes | what | mode |\n|---|---|---|\n"
-                    "| 60 | **§ 1 · Intro** | lecture |\n| 30 | exercises | pairs |\n\n## Run live\n\n- x\n", encoding="utf-8")
+                    "| 60 | **§ 1 · Intro** | lecture |\n| 30 | exercises | pairs |\n\n## Run live\n\n- x\n",
+                    encoding="utf-8")
     rows = _plan_rows(_sections(note)["90-minute plan"])
     assert rows == [["60", "**§ 1 · Intro**", "lecture"], ["30", "exercises", "pairs"]]
     assert sum(int(r[0]) for r in rows) == 90

@@ -67,7 +67,8 @@ class TestStoredNotebook:
             text = json.dumps(cell["outputs"], ensure_ascii=False)
             text = re.sub(r'"image/png": "[^"]*"', "", text)
             match = MACHINE_PATH.search(text)
-            assert not match, f"an output shows a machine path near {text[max(0, match.start() - 40):match.end() + 40]!r}"
+            assert not match, ("an output shows a machine path near "
+                               f"{text[max(0, match.start() - 40):match.end() + 40]!r}")
             if user not in ("root", "runner") and len(user) > 3:
                 assert user not in text, f"an output shows the user name {user!r}"
 
@@ -76,7 +77,8 @@ class TestStoredNotebook:
         for cell in _code_cells(_load(path)):
             for out in cell["outputs"]:
                 text = "".join(out.get("text", ""))
-                assert not re.search(r"^(USDT|[IWE]\d{4}):?[\d :-]+", text, re.M), f"a log line in an output: {text[:120]!r}"
+                log_line = re.search(r"^(USDT|[IWE]\d{4}):?[\d :-]+", text, re.M)
+                assert not log_line, f"a log line in an output: {text[:120]!r}"
 
     def test_is_a_sensible_size(self, path):
         assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
@@ -100,7 +102,8 @@ class TestStoredNotebook:
         header = re.search(r"\*\*Time\*\*\s*\|\s*about (\d+) minutes", "".join(_load(path)["cells"][0]["source"]))
         assert header, "the first cell needs a '**Time** | about N minutes' row"
         row = _readme_row(path)
-        assert f"| {header.group(1)} min |" in row, f"README says {row!r}; the notebook header says {header.group(1)} min"
+        minutes = header.group(1)
+        assert f"| {minutes} min |" in row, f"README says {row!r}; the notebook header says {minutes} min"
 
     def test_readme_run_time_is_the_last_make_outputs_run(self, path):
         run = _load(path)["metadata"].get("lmcourse", {}).get("run")
@@ -110,7 +113,8 @@ class TestStoredNotebook:
             "`python tools/classroom.py readme README.md notebooks/*.ipynb`)"
 
     def test_stored_solution_outputs_show_their_checkers_passing(self, path):
-        # how many exercises a notebook has, and that its solutions pass when run, is tests/exercises/test_exercise_rules.py's
+        # how many exercises a notebook has, and that its solutions pass when run, is
+        # tests/exercises/test_exercise_rules.py's
         solutions = [c for c in _code_cells(_load(path)) if "solution" in _tags(c)]
         assert solutions, "no cell is tagged 'solution'"
         for cell in solutions:

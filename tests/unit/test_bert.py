@@ -130,7 +130,8 @@ def test_empty_batch_is_a_clear_error(minilm):
 @pytest.mark.parametrize("call, fragment", [
     (lambda m: m(torch.ones(4, dtype=torch.long)), "input_ids must be a 2-d tensor; got shape (4,)"),
     (lambda m: m(torch.ones(2, 4)), "input_ids must be an integer tensor; got dtype torch.float32"),
-    (lambda m: m(torch.tensor([[1, -3]])), "input_ids must be token ids in [0, 20) (the vocabulary size); got ids from -3 to 1"),
+    (lambda m: m(torch.tensor([[1, -3]])),
+     "input_ids must be token ids in [0, 20) (the vocabulary size); got ids from -3 to 1"),
     (lambda m: m(torch.tensor([[1, 20]])), "input_ids must be token ids in [0, 20)"),
     (lambda m: m(torch.ones(1, 11, dtype=torch.long)), "input_ids has 11 positions but this BERT has only max_len=10"),
     (lambda m: m(torch.ones(2, 4, dtype=torch.long), token_type_ids=torch.full((2, 4), 2)),
@@ -143,7 +144,8 @@ def test_empty_batch_is_a_clear_error(minilm):
      "mask_id must be an int in [0, 19]; got 20"),
     (lambda m: MaskedLM(m.config).fill_mask(torch.ones(1, 3, dtype=torch.long), mask_id=2.0),
      "mask_id must be an int in [0, 19]; got 2.0"),
-    (lambda m: NextSentenceHead(16)(torch.ones(2, 3, 8)), "hidden must be of shape (B, T, 16) with B=2, T=3; got shape (2, 3, 8)"),
+    (lambda m: NextSentenceHead(16)(torch.ones(2, 3, 8)),
+     "hidden must be of shape (B, T, 16) with B=2, T=3; got shape (2, 3, 8)"),
     (lambda m: m(torch.ones(2, 4, dtype=torch.long), attention_mask=torch.ones(2, 5)), "attention_mask must have"),
     (lambda m: m(torch.ones(2, 4, dtype=torch.long), token_type_ids=torch.ones(1, 4, dtype=torch.long)),
      "token_type_ids must have"),
@@ -171,8 +173,10 @@ def test_bert_config_rejects_bad_sizes(kwargs, fragment):
 
 def test_load_hf_bert_names_a_weight_of_another_dtype(minilm):
     _, hf, _ = minilm
-    state = {k: (v.double() if k.endswith("output.dense.weight") and ".0." in k else v) for k, v in hf.state_dict().items()}
-    with pytest.raises(ValueError, match="encoder.layer.0.output.dense.weight: dtype torch.float64, ours layers.0.ff.linear2.weight"):
+    state = {k: (v.double() if k.endswith("output.dense.weight") and ".0." in k else v)
+             for k, v in hf.state_dict().items()}
+    with pytest.raises(ValueError, match="encoder.layer.0.output.dense.weight: dtype torch.float64, "
+                                         "ours layers.0.ff.linear2.weight"):
         load_hf_bert(state, BertConfig.from_hf(hf.config.to_dict()))
 
 

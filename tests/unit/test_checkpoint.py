@@ -31,8 +31,8 @@ class Tiny(nn.Module):
         return self.head(torch.tanh(self.mix(self.embed(x))))
 
 
-def _setup(config=TinyConfig()):
-    model = Tiny(config)
+def _setup(config=None):
+    model = Tiny(config or TinyConfig())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
     return model, opt, sched
@@ -86,7 +86,8 @@ def test_a_checkpoint_of_another_config_is_refused(tmp_path):
     model, _, _ = _setup()
     ckpt.save_checkpoint(tmp_path, model, config=TinyConfig())
     other = Tiny(TinyConfig(width=16))
-    with pytest.raises(ValueError, match=r"config must match the checkpoint's; differing fields \(saved, given\): width=8/16"):
+    with pytest.raises(ValueError,
+                       match=r"config must match the checkpoint's; differing fields \(saved, given\): width=8/16"):
         ckpt.load_checkpoint(tmp_path, other, config=TinyConfig(width=16))
 
 

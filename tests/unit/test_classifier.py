@@ -130,8 +130,10 @@ class _HeadOnly(torch.nn.Module):
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 3))), "same D"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2], np.zeros((2, 2))), "one entry per training vector"),
     (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[]), "alpha must be a positive number"),
-    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=0), "alpha must be a finite number > 0; got 0"),
-    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[1, float("nan")]), "alpha must be a finite number > 0; got nan"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=0),
+     "alpha must be a finite number > 0; got 0"),
+    (lambda: ridge_probe(np.zeros((3, 2)), [1, 2, 3], np.zeros((2, 2)), alpha=[1, float("nan")]),
+     "alpha must be a finite number > 0; got nan"),
     (lambda: stratified_holdout(["a"]), "groups must be a list with at least two items"),
     (lambda: stratified_holdout(["a", "b"], 1.5), r"val_fraction must be a finite number in \(0, 1\); got 1.5"),
 ])

@@ -82,10 +82,13 @@ def test_training_learns_to_copy():
      r"idx must be token ids in \[0, 64\) \(the vocabulary size\); got ids from 0 to 64"),
     (lambda: AttentionOnlyTransformer(InductionConfig())(torch.tensor([[-1, 3]])), "got ids from -1 to 3"),
     (lambda: AttentionOnlyTransformer(InductionConfig())(torch.zeros(4, dtype=torch.long)), "idx must be a 2-d tensor"),
-    (lambda: induction_score(torch.zeros(2, 1, 4, 4), torch.tensor([2])), r"halves must be of shape \(B\) with B=2; got shape \(1,\)"),
-    (lambda: duplicate_token_score(torch.zeros(2, 1, 4, 5), torch.tensor([2, 2])), r"weights must be of shape \(B, H, T, T\)"),
+    (lambda: induction_score(torch.zeros(2, 1, 4, 4), torch.tensor([2])),
+     r"halves must be of shape \(B\) with B=2; got shape \(1,\)"),
+    (lambda: duplicate_token_score(torch.zeros(2, 1, 4, 5), torch.tensor([2, 2])),
+     r"weights must be of shape \(B, H, T, T\)"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 0), "steps must be an int >= 1; got 0"),
-    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, lr=float("nan")), "lr must be a finite number > 0"),
+    (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, lr=float("nan")),
+     "lr must be a finite number > 0"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, drop_below=float("nan")), "drop_below"),
     (lambda: train_induction(AttentionOnlyTransformer(InductionConfig()), 5, settle_steps=-1), "settle_steps"),
 ])
@@ -99,7 +102,8 @@ def test_training_can_stop_a_fixed_number_of_steps_after_the_drop():
     model = AttentionOnlyTransformer(InductionConfig(vocab_size=16, seq_len=16, min_half=3, n_embd=32, n_head=2))
     history = train_induction(model, 3000, eval_every=20, drop_below=2.0, settle_steps=30)
     assert history.drop_step is not None and history.repeat_loss[history.steps.index(history.drop_step)] < 2.0
-    assert history.drop_step > 20 and all(r >= 2.0 for s, r in zip(history.steps, history.repeat_loss) if s < history.drop_step)
+    assert history.drop_step > 20
+    assert all(r >= 2.0 for s, r in zip(history.steps, history.repeat_loss) if s < history.drop_step)
     assert history.steps[-1] == history.drop_step + 30
     never = train_induction(AttentionOnlyTransformer(InductionConfig(vocab_size=16, seq_len=16, min_half=3)),
                             40, eval_every=20, drop_below=1e-9)

@@ -59,7 +59,8 @@ def test_bad_input_is_named(texts, message):
 
 
 @pytest.mark.parametrize("hidden, mask, message", [
-    (torch.zeros(2, 3, 4), torch.ones(2, 4), r"attention_mask must be of shape \(B, T\) with B=2, T=3; got shape \(2, 4\)"),
+    (torch.zeros(2, 3, 4), torch.ones(2, 4),
+     r"attention_mask must be of shape \(B, T\) with B=2, T=3; got shape \(2, 4\)"),
     (torch.zeros(3, 4), torch.ones(3, 4), r"hidden must be a 3-d tensor"),
 ])
 def test_mean_pool_names_a_mask_that_does_not_fit(hidden, mask, message):

@@ -1,4 +1,5 @@
-"""MLM masking follows BERT's 15 % and 80/10/10 rules and equals the Hugging Face collator; NSP pairs are packed right."""
+"""MLM masking follows BERT's 15 % and 80/10/10 rules and equals the Hugging Face collator;
+NSP pairs are packed right."""
 
 import random
 import re

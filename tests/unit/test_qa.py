@@ -1,4 +1,5 @@
-"""Extractive QA: SQuAD's metrics on hand-checked cases, the generated data, span decoding, the span head vs transformers."""
+"""Extractive QA: SQuAD's metrics on hand-checked cases, the generated data, span decoding,
+the span head vs transformers."""
 
 import pytest
 import torch
@@ -105,7 +106,8 @@ def test_encode_qa_finds_the_answer_tokens(data):
 
     exs = data.train[:8]
     batch, offsets, in_context = encode_qa([e.question for e in exs], [e.context for e in exs],
-                                           answer_starts=[e.answer_start for e in exs], answers=[e.answers[0] for e in exs])
+                                           answer_starts=[e.answer_start for e in exs],
+                                           answers=[e.answers[0] for e in exs])
     tokenizer = load_minilm()[0]
     for i, e in enumerate(exs):
         s, t = int(batch["start_positions"][i]), int(batch["end_positions"][i])

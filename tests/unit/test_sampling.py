@@ -71,8 +71,10 @@ def test_top_p_restores_vocabulary_order():
 
 
 def test_temperature_scales_logits_and_changes_entropy_the_right_way():
+    def entropy(scores):
+        return -(torch.softmax(scores, -1) * torch.log_softmax(scores, -1)).sum().item()
+
     logits = _logits(0, 50)
-    entropy = lambda l: -(torch.softmax(l, -1) * torch.log_softmax(l, -1)).sum().item()  # noqa: E731
     assert torch.allclose(apply_temperature(logits, 0.5), logits * 2)
     assert entropy(apply_temperature(logits, 0.5)) < entropy(logits) < entropy(apply_temperature(logits, 2.0))
 

@@ -288,8 +288,9 @@ def test_hf_bpe_trainer_and_ours_reach_similar_compression():
     ours = BPETokenizer.train(text, 100)
     hf = Tokenizer(models.BPE())
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    hf.train_from_iterator([text], trainers.BpeTrainer(vocab_size=356, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                       show_progress=False))
+    trainer = trainers.BpeTrainer(vocab_size=356, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    hf.train_from_iterator([text], trainer)
     n_ours, n_hf = len(ours.encode(text)), len(hf.encode(text).ids)
     assert 0.8 < n_ours / n_hf < 1.25
 

@@ -148,7 +148,8 @@ def test_transformer_learns_to_copy_a_short_pair():
 
 @pytest.mark.parametrize("d_model, d_ff, bias", [(512, 2048, True), (16, 7, True), (32, 64, False)])
 def test_parameter_formula_matches_sum_of_numel(d_model, d_ff, bias):
-    assert layer_parameter_count(d_model, d_ff, bias=bias) == count_parameters(EncoderLayer(d_model, 4, d_ff, bias=bias))
+    encoder_layer = EncoderLayer(d_model, 4, d_ff, bias=bias)
+    assert layer_parameter_count(d_model, d_ff, bias=bias) == count_parameters(encoder_layer)
     assert layer_parameter_count(d_model, d_ff, decoder=True, bias=bias) == \
         count_parameters(DecoderLayer(d_model, 4, d_ff, bias=bias))
 
@@ -209,8 +210,10 @@ GOOD_SRC, GOOD_TGT = torch.randint(1, 11, (2, 4)), torch.randint(1, 13, (2, 3))
 @pytest.mark.parametrize("src, tgt, fragment", [
     (torch.randn(2, 4), GOOD_TGT, "src must be an integer tensor; got dtype torch.float32"),
     (GOOD_SRC, torch.randn(2, 3), "tgt must be an integer tensor; got dtype torch.float32"),
-    (torch.tensor([[1, -1]]), GOOD_TGT[:1], "src must be token ids in [0, 11) (the vocabulary size); got ids from -1 to 1"),
-    (GOOD_SRC, torch.tensor([[1, 13], [2, 2]]), "tgt must be token ids in [0, 13) (the vocabulary size); got ids from 1 to 13"),
+    (torch.tensor([[1, -1]]), GOOD_TGT[:1],
+     "src must be token ids in [0, 11) (the vocabulary size); got ids from -1 to 1"),
+    (GOOD_SRC, torch.tensor([[1, 13], [2, 2]]),
+     "tgt must be token ids in [0, 13) (the vocabulary size); got ids from 1 to 13"),
     (torch.tensor([[1, 11]]), GOOD_TGT[:1], "src must be token ids in [0, 11)"),
     (torch.ones(2, 4, 1, dtype=torch.long), GOOD_TGT, "src must be a 2-d tensor; got shape (2, 4, 1)"),
     (GOOD_SRC, torch.ones(3, dtype=torch.long), "tgt must be a 2-d tensor; got shape (3,)"),

@@ -21,7 +21,8 @@ from lmcourse.translation import (
     translate,
 )
 
-PAIRS = [Pair("I love programming", "我爱编程", ()), Pair("We bought 25 apples yesterday", "我们昨天买了二十五个苹果", ()),
+PAIRS = [Pair("I love programming", "我爱编程", ()),
+         Pair("We bought 25 apples yesterday", "我们昨天买了二十五个苹果", ()),
          Pair("Tom reads books", "汤姆看书", ())]
 
 
