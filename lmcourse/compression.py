@@ -270,8 +270,12 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import (PerChannelMinMaxObserver, QConfig, default_dynamic_quant_observer,
-                                           quantize_dynamic)
+        from torch.ao.quantization import (
+            PerChannelMinMaxObserver,
+            QConfig,
+            default_dynamic_quant_observer,
+            quantize_dynamic,
+        )
         weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric,
                                                     quant_min=-127, quant_max=127)
         qconfig = QConfig(activation=default_dynamic_quant_observer, weight=weight)

@@ -4,8 +4,17 @@ import random
 
 import pytest
 
-from lmcourse.augmentation import (MASK, eda, join_tokens, mask_tokens, random_deletion, random_insertion,
-                                   random_swap, split_tokens, synonym_replacement)
+from lmcourse.augmentation import (
+    MASK,
+    eda,
+    join_tokens,
+    mask_tokens,
+    random_deletion,
+    random_insertion,
+    random_swap,
+    split_tokens,
+    synonym_replacement,
+)
 
 TOKENS = "the film was very good and the staff were friendly".split()
 

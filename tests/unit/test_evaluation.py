@@ -8,8 +8,15 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from sklearn.model_selection import KFold
 
-from lmcourse.evaluation import (accuracy, confusion_matrix, grid_search, kfold_indices, macro_f1, mean_std,
-                                 precision_recall_f1)
+from lmcourse.evaluation import (
+    accuracy,
+    confusion_matrix,
+    grid_search,
+    kfold_indices,
+    macro_f1,
+    mean_std,
+    precision_recall_f1,
+)
 
 labels = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=40)
 

@@ -7,8 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from lmcourse.gpt import GPT, GPTConfig
-from lmcourse.lm_eval import (bits_per_byte, bits_per_character, ngram_contamination, ngram_total_nats,
-                              sequence_losses, validation_windows, word_ngrams)
+from lmcourse.lm_eval import (
+    bits_per_byte,
+    bits_per_character,
+    ngram_contamination,
+    ngram_total_nats,
+    sequence_losses,
+    validation_windows,
+    word_ngrams,
+)
 from lmcourse.ngram import NGramLM
 
 

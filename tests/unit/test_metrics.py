@@ -6,8 +6,14 @@ import sacrebleu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmcourse.metrics import (brevity_penalty, closest_ref_length, corpus_bleu, modified_precision_counts, ngrams,
-                              sentence_bleu)
+from lmcourse.metrics import (
+    brevity_penalty,
+    closest_ref_length,
+    corpus_bleu,
+    modified_precision_counts,
+    ngrams,
+    sentence_bleu,
+)
 
 _tokens = st.lists(st.sampled_from(list("abcde")), max_size=9)
 

@@ -9,11 +9,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmcourse.gpt import GPT, GPTConfig
-from lmcourse.privacy import (CANARY_PREFIX, all_secrets, canary_rank, cn_id_valid, dedup_lines, exposure,
-                              find_pii, format_secret, insert_canary, log_perplexity, luhn_valid, make_canary,
-                              measure_exposure, scrub_pii, split_canary)
+from lmcourse.privacy import (
+    CANARY_PREFIX,
+    all_secrets,
+    canary_rank,
+    cn_id_valid,
+    dedup_lines,
+    exposure,
+    find_pii,
+    format_secret,
+    insert_canary,
+    log_perplexity,
+    luhn_valid,
+    make_canary,
+    measure_exposure,
+    scrub_pii,
+    split_canary,
+)
 from lmcourse.tokenizers import CharTokenizer
-
 
 # ----------------------------------------------------------------------------- canaries and exposure
 

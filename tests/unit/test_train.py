@@ -10,8 +10,17 @@ from lmcourse.batches import get_batch
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.neural_lm import BigramLM
 from lmcourse.schedules import warmup_cosine_lambda
-from lmcourse.train import (Callback, History, LivePlot, TrainConfig, configure_optimizer, estimate_loss, make_scheduler,
-                            param_groups, train)
+from lmcourse.train import (
+    Callback,
+    History,
+    LivePlot,
+    TrainConfig,
+    configure_optimizer,
+    estimate_loss,
+    make_scheduler,
+    param_groups,
+    train,
+)
 
 
 class _Recorder:
