@@ -33,8 +33,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "very": ("really", "extremely", "truly"), "really": ("very", "truly"), "happy": ("glad", "pleased", "delighted"),
     "film": ("movie", "picture"), "movie": ("film", "picture"), "meal": ("dinner", "food"), "food": ("meal", "dishes"),
     "staff": ("employees", "team"), "room": ("bedroom",), "trip": ("journey", "visit"), "city": ("town",),
-    "friendly": ("kind", "warm", "welcoming"), "rude": ("impolite", "discourteous"), "broke": ("failed", "stopped working"),
-    "cold": ("chilly", "icy"), "dirty": ("filthy", "grimy"), "loved": ("adored", "enjoyed"), "hated": ("loathed", "disliked"),
+    "friendly": ("kind", "warm", "welcoming"), "rude": ("impolite", "discourteous"),
+    "broke": ("failed", "stopped working"), "cold": ("chilly", "icy"), "dirty": ("filthy", "grimy"),
+    "loved": ("adored", "enjoyed"), "hated": ("loathed", "disliked"),
     "很": ("非常", "十分"), "非常": ("很", "十分"), "好吃": ("美味", "可口"), "难吃": ("不好吃",), "电影": ("影片",),
     "餐厅": ("饭馆", "饭店"), "服务员": ("店员",), "手机": ("电话",), "喜欢": ("爱",), "糟糕": ("差劲", "很差"),
 }

@@ -23,9 +23,11 @@ from ._checks import ArgumentError, finite_tensor, integer, tensor
 
 # Word lists written for notebook 15 (every word occurs in tinyshakespeare).
 MALE_TERMS = ["he", "him", "his", "man", "men", "father", "son", "brother", "king", "lord", "sir", "husband"]
-FEMALE_TERMS = ["she", "her", "hers", "woman", "women", "mother", "daughter", "sister", "queen", "lady", "madam", "wife"]
+FEMALE_TERMS = ["she", "her", "hers", "woman", "women", "mother", "daughter", "sister", "queen", "lady", "madam",
+                "wife"]
 WAR_WORDS = ["war", "sword", "battle", "soldier", "fight", "arms", "blood", "enemy", "kill", "army", "victory", "foe"]
-HOME_WORDS = ["love", "home", "child", "kiss", "gentle", "beauty", "marriage", "heart", "tender", "sweet", "fair", "wedding"]
+HOME_WORDS = ["love", "home", "child", "kiss", "gentle", "beauty", "marriage", "heart", "tender", "sweet", "fair",
+              "wedding"]
 # A control: two sets of words with no reason to differ (the first and second halves of a list of plain nouns).
 NOUNS_1 = ["house", "door", "table", "water", "stone", "horse", "tree", "book"]
 NOUNS_2 = ["window", "chair", "wine", "field", "bird", "gold", "ship", "letter"]
@@ -42,7 +44,8 @@ def _check_sets(**sets: torch.Tensor) -> None:
 
 
 def associations(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``s(w, A, B) = mean_a cos(w, a) - mean_b cos(w, b)`` for every row w of ``W``: (n, d), (nA, d), (nB, d) -> (n,)."""
+    """``s(w, A, B) = mean_a cos(w, a) - mean_b cos(w, b)`` for every row w of ``W``:
+    (n, d), (nA, d), (nB, d) -> (n,)."""
     _check_sets(W=W, A=A, B=B)
     return _associations(W, A, B)
 

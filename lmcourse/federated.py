@@ -105,7 +105,8 @@ def _local_update(model: nn.Module, batch_fn: Callable[[], Batch], steps: int, l
 
 
 def fedavg_round(model: nn.Module, clients: Sequence[Callable[[], Batch]], steps: int, lr: float,
-                 weights: Sequence[float] | None = None, grad_clip: float | None = None) -> list[dict[str, torch.Tensor]]:
+                 weights: Sequence[float] | None = None,
+                 grad_clip: float | None = None) -> list[dict[str, torch.Tensor]]:
     """One FedAvg round, in place: every client runs :func:`local_update`, ``model`` gets their average.
 
     ``clients`` holds one batch function per client; ``weights`` (default equal) are their

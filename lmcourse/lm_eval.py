@@ -60,7 +60,8 @@ def ngram_total_nats(lm, tokens: Sequence[Hashable]) -> tuple[float, int]:
     return total, len(tokens) - start
 
 
-def validation_windows(ids: torch.Tensor, block_size: int, n_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def validation_windows(ids: torch.Tensor, block_size: int,
+                       n_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Non-overlapping windows ``(x, y)`` of ``block_size`` tokens from a 1-D id tensor, ``y`` shifted by
     one: the same fixed windows for every model, so their losses can be paired item by item."""
     tensor("ids", ids, ndim=1, dtype="int")

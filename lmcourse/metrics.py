@@ -73,7 +73,8 @@ class BLEUScore:
 
     def __str__(self) -> str:
         p = "/".join(f"{x:.1f}" for x in self.precisions)
-        return f"BLEU = {self.score:.2f} {p} (BP = {self.brevity_penalty:.3f} hyp_len = {self.hyp_len} ref_len = {self.ref_len})"
+        return (f"BLEU = {self.score:.2f} {p} (BP = {self.brevity_penalty:.3f} "
+                f"hyp_len = {self.hyp_len} ref_len = {self.ref_len})")
 
 
 def _check_corpus(hypotheses, references) -> list[list[Sequence[str]]]:

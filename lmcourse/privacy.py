@@ -69,7 +69,8 @@ def insert_canary(text: str, canary: str, repetitions: int, *, seed: int = 0) ->
 
 @torch.no_grad()
 def log_perplexity(model, ids: torch.Tensor, start: int, *, batch_size: int = 1024) -> torch.Tensor:
-    """Log-perplexity of each row of ``ids`` (N, T) from position ``start`` on: ``-Σ_{t>=start} log p(ids[t] | ids[<t])``.
+    """Log-perplexity of each row of ``ids`` (N, T) from position ``start`` on:
+    ``-Σ_{t>=start} log p(ids[t] | ids[<t])``.
 
     ``model(idx)`` must return ``(logits, ...)`` with logits (B, T, V), as every course
     language model does. Only the tokens from ``start`` on are scored (the shared prefix
@@ -167,7 +168,8 @@ def _scores_by_stem(model, ids: torch.Tensor, start: int, batch_size: int) -> to
     model.eval()
     out = []
     for chunk, chunk_last in zip(stems.split(batch_size), last.split(batch_size)):
-        logp = F.log_softmax(model(chunk)[0].float(), dim=-1)            # (b, T-1, V): predicts tokens 1..T-1, then one more
+        # (b, T-1, V): predicts tokens 1..T-1, then one more
+        logp = F.log_softmax(model(chunk)[0].float(), dim=-1)
         stem = -logp[:, :-1].gather(-1, chunk[:, 1:, None]).squeeze(-1)[:, start - 1:].sum(1)   # (b,)
         out.append((stem[:, None] - logp[:, -1].gather(-1, chunk_last)).flatten())             # (b * 10,)
     model.train(was_training)
@@ -211,7 +213,8 @@ _ID_CHECK = "10X98765432"   # check character for (Σ weight·digit) mod 11 = 0,
 _NUM_START = r"(?<![\w+.])(?<!\d[ -])"
 _NUM_END = r"(?![ -]?\d)(?!\w)(?!\.\d)"
 PII_PATTERNS = {  # kind -> compiled regex; find_pii also checks each match (checksums)
-    "email": re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])", re.ASCII),
+    "email": re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                        r"\.[A-Za-z]{2,}(?![\w-])", re.ASCII),
     "cn_id": re.compile(_NUM_START + r"\d{17}[\dXx]" + _NUM_END, re.ASCII),
     "card": re.compile(_NUM_START + r"\d(?:[ -]?\d){12,18}" + _NUM_END, re.ASCII),
     "phone": re.compile(

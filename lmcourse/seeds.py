@@ -43,7 +43,8 @@ class Spread:
 
     def __post_init__(self):
         if len(self.seeds) != len(self.values):
-            raise ValueError(f"seeds and values must have the same length; got {len(self.seeds)} and {len(self.values)}")
+            raise ValueError("seeds and values must have the same length; "
+                             f"got {len(self.seeds)} and {len(self.values)}")
         if not self.values:
             raise ValueError("values must hold at least one measurement; got none")
 
@@ -144,7 +145,8 @@ def repeat(fn: Callable[[int], object], seeds: Sequence[int] = (0, 1, 2), *, res
         for seed, r in zip(seeds, results):
             if not isinstance(r, Mapping) or list(r) != keys:
                 got = list(r) if isinstance(r, Mapping) else type(r).__name__
-                raise ValueError(f"fn must return the same keys for every seed; seed {seed} gave {got}, expected {keys}")
+                raise ValueError("fn must return the same keys for every seed; "
+                                 f"seed {seed} gave {got}, expected {keys}")
         return {
             k: Spread(seeds, tuple(_as_float(r[k], f"fn({seed})[{k!r}]") for seed, r in zip(seeds, results)))
             for k in keys

@@ -114,7 +114,8 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)   # global gradient norm at every step, before clipping
     lr: list[float] = field(default_factory=list)          # learning rate used at every step
-    step_ms: list[float] = field(default_factory=list)     # wall time of every step (batches, forward, backward, update)
+    # wall time of every step (batches, forward, backward, update)
+    step_ms: list[float] = field(default_factory=list)
 
 
 def peak_memory_mib() -> float | None:

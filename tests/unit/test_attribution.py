@@ -14,7 +14,10 @@ from lmcourse.gpt import GPT, GPTConfig
 def test_input_x_gradient_of_a_linear_model_is_w_times_x_and_sums_to_the_output(seed, T, C):
     g = torch.Generator().manual_seed(seed)
     x, w, b = torch.randn(T, C, generator=g), torch.randn(T, C, generator=g), torch.randn((), generator=g)
-    f = lambda z: (w * z).sum() + b
+
+    def f(z):
+        return (w * z).sum() + b
+
     attr = input_x_gradient(f, x)
     assert torch.allclose(attr, w * x, atol=1e-6)
     assert torch.allclose(attr.sum(), f(x) - f(torch.zeros_like(x)), atol=1e-5)   # completeness: linear case
@@ -59,12 +62,17 @@ def test_token_attribution_is_zero_for_future_tokens_and_restores_the_model():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda m: input_x_gradient(lambda z: z.sum(), torch.arange(3)), "x must be a floating-point tensor; got dtype torch.int64"),
+    (lambda m: input_x_gradient(lambda z: z.sum(), torch.arange(3)),
+     "x must be a floating-point tensor; got dtype torch.int64"),
     (lambda m: input_x_gradient(lambda z: z * 2, torch.ones(3)), "f(x) must be a scalar tensor"),
-    (lambda m: token_attribution(m, torch.zeros(2, 4, dtype=torch.long), 0, 0), "idx must be of shape (1, T); got shape (2, 4)"),
-    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 4, 0), "position must be an int in [-4, 3]; got 4"),
-    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 0, -1), "target must be an int >= 0; got -1"),
-    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 0, 13), "target must be a token id in [0, 13)"),
+    (lambda m: token_attribution(m, torch.zeros(2, 4, dtype=torch.long), 0, 0),
+     "idx must be of shape (1, T); got shape (2, 4)"),
+    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 4, 0),
+     "position must be an int in [-4, 3]; got 4"),
+    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 0, -1),
+     "target must be an int >= 0; got -1"),
+    (lambda m: token_attribution(m, torch.zeros(1, 4, dtype=torch.long), 0, 13),
+     "target must be a token id in [0, 13)"),
 ])
 def test_bad_input_raises_a_clear_error(call, fragment):
     with pytest.raises(ValueError) as err:

@@ -24,13 +24,19 @@ def test_effect_size_matches_a_hand_computed_example():
     X, Y, A, B = _hand_example()
     assert associations(X, A, B).tolist() == pytest.approx([1.0, 0.0])
     assert weat_effect_size(X, Y, A, B) == pytest.approx(1 / math.sqrt(2 / 3))
-    assert float(associations(X, A, B).sum() - associations(Y, A, B).sum()) == pytest.approx(2.0)  # the p-value's statistic
+    # the p-value's statistic
+    assert float(associations(X, A, B).sum() - associations(Y, A, B).sum()) == pytest.approx(2.0)
 
 
 def _numpy_weat(X, Y, A, B):
-    unit = lambda M: M / np.linalg.norm(M, axis=1, keepdims=True)
+    def unit(M):
+        return M / np.linalg.norm(M, axis=1, keepdims=True)
+
     X, Y, A, B = (unit(np.asarray(M, dtype=float)) for M in (X, Y, A, B))
-    s = lambda W: (W @ A.T).mean(1) - (W @ B.T).mean(1)
+
+    def s(W):
+        return (W @ A.T).mean(1) - (W @ B.T).mean(1)
+
     sx, sy = s(X), s(Y)
     return (sx.mean() - sy.mean()) / np.concatenate([sx, sy]).std(ddof=1)
 

@@ -172,7 +172,8 @@ def test_bits_other_than_8_are_refused(bits):
 
 @pytest.mark.parametrize("weight", [torch.randn(3), torch.randn(2, 2, 2), torch.ones(2, 2, dtype=torch.long), [1.0]])
 def test_quantize_refuses_weights_that_are_not_2d_float_tensors(weight):
-    with pytest.raises(ValueError, match=r"weight must be (a 2-d tensor \(out, in\)|a floating-point tensor|a torch.Tensor)"):
+    with pytest.raises(ValueError,
+                       match=r"weight must be (a 2-d tensor \(out, in\)|a floating-point tensor|a torch.Tensor)"):
         C.quantize_int8(weight)
 
 
@@ -340,7 +341,8 @@ def test_ensemble_averages_probabilities():
 def test_average_weights_is_the_mean_of_the_parameters():
     a, b = _gpt(0), _gpt(1)
     avg = C.average_weights([a, b])
-    assert torch.allclose(avg.blocks[0].attn.c_attn.weight, (a.blocks[0].attn.c_attn.weight + b.blocks[0].attn.c_attn.weight) / 2)
+    assert torch.allclose(avg.blocks[0].attn.c_attn.weight,
+                          (a.blocks[0].attn.c_attn.weight + b.blocks[0].attn.c_attn.weight) / 2)
     assert avg.lm_head.weight is avg.wte.weight
     same = C.average_weights([a, copy.deepcopy(a)], weights=[0.25, 0.75])
     x = torch.randint(0, 13, (1, 8))
@@ -485,18 +487,24 @@ def _with(x, i, value):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: C.quantize_int8(_with(torch.randn(3, 4), 5, _NAN)), "weight must be finite \\(no NaN or inf\\); got 1 non-finite value"),
+    (lambda: C.quantize_int8(_with(torch.randn(3, 4), 5, _NAN)),
+     "weight must be finite \\(no NaN or inf\\); got 1 non-finite value"),
     (lambda: C.quantize_int8(_with(torch.randn(3, 4), 0, float("inf"))), "weight must be finite"),
     (lambda: C.quantize_groupwise(_with(torch.randn(4, 8), 3, _NAN), group_size=4), "weight must be finite"),
-    (lambda: C.dequantize_int8(torch.zeros(2, 2, dtype=torch.int8), torch.tensor([[_NAN], [1.0]])), "scale must be finite"),
-    (lambda: C.dequantize_groupwise(torch.zeros(4, 8, dtype=torch.int8), torch.full((4, 2, 1), _NAN)), "scale must be finite"),
+    (lambda: C.dequantize_int8(torch.zeros(2, 2, dtype=torch.int8), torch.tensor([[_NAN], [1.0]])),
+     "scale must be finite"),
+    (lambda: C.dequantize_groupwise(torch.zeros(4, 8, dtype=torch.int8), torch.full((4, 2, 1), _NAN)),
+     "scale must be finite"),
     (lambda: C.llm_int8_matmul(torch.randn(3, 4), _with(torch.randn(2, 4), 1, _NAN)), "weight must be finite"),
-    (lambda: C.smoothquant_scales(torch.randn(3, 4), torch.randn(2, 4), alpha=_NAN), "alpha must be a finite number in"),
-    (lambda: C.outlier_channels(torch.randn(3, 4), threshold=float("inf")), "threshold must be a finite number > 0; got inf"),
+    (lambda: C.smoothquant_scales(torch.randn(3, 4), torch.randn(2, 4), alpha=_NAN),
+     "alpha must be a finite number in"),
+    (lambda: C.outlier_channels(torch.randn(3, 4), threshold=float("inf")),
+     "threshold must be a finite number > 0; got inf"),
     (lambda: C.quantize_groupwise(torch.randn(4, 8), bits=4.0), "bits must be an int in \\[2, 8\\]; got 4.0"),
     (lambda: C.quantize_groupwise(torch.randn(4, 8), group_size=True), "group_size must be an int >= 1; got True"),
     (lambda: C.bits_per_weight(4, 32, scale_bits=_NAN), "scale_bits must be a finite number >= 0; got nan"),
-    (lambda: C.Int8ActivationLinear(nn.Linear(4, 2), "llm.int8", threshold=_NAN), "threshold must be a finite number > 0"),
+    (lambda: C.Int8ActivationLinear(nn.Linear(4, 2), "llm.int8", threshold=_NAN),
+     "threshold must be a finite number > 0"),
     (lambda: C.magnitude_mask(torch.randn(4), _NAN), r"sparsity must be a finite number in \[0, 1\); got nan"),
     (lambda: C.distillation_loss(torch.randn(2, 5), torch.randn(2, 5), torch.zeros(2, dtype=torch.long),
                                  temperature=float("inf")), "temperature must be a finite number > 0; got inf"),

@@ -1,4 +1,5 @@
-"""Federated averaging (lmcourse.federated): the server's weighted average, local SGD, and FedAvg = gradient averaging."""
+"""Federated averaging (lmcourse.federated): the server's weighted average, local SGD,
+and FedAvg = gradient averaging."""
 
 import copy
 
@@ -43,7 +44,8 @@ def test_local_update_leaves_the_global_model_unchanged_and_lowers_the_client_lo
     batch = _fixed_batch(1)
     state = local_update(model, batch, steps=20, lr=0.5)
     assert all(torch.equal(model.state_dict()[k], before[k]) for k in before)
-    trained = _tiny_gpt(); trained.load_state_dict(state)
+    trained = _tiny_gpt()
+    trained.load_state_dict(state)
     assert trained(*batch())[1] < model(*batch())[1]
 
 
@@ -88,17 +90,24 @@ def test_fedavg_round_returns_what_each_client_sent():
     (lambda: average_weights([{"w": torch.zeros(1)}, {"v": torch.zeros(1)}]), "same keys"),
     (lambda: average_weights([{"w": torch.zeros(1)}, {"w": torch.zeros(2)}]), "same shapes"),
     (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[1]), "one number per client"),
-    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[1, -1]), r"weights\[1\] must be a finite number >= 0; got -1"),
-    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[float("nan"), 1]), r"weights\[0\] must be a finite number >= 0; got nan"),
-    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[1, float("inf")]), r"weights\[1\] must be a finite number >= 0; got inf"),
+    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[1, -1]),
+     r"weights\[1\] must be a finite number >= 0; got -1"),
+    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[float("nan"), 1]),
+     r"weights\[0\] must be a finite number >= 0; got nan"),
+    (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[1, float("inf")]),
+     r"weights\[1\] must be a finite number >= 0; got inf"),
     (lambda: average_weights([{"w": torch.zeros(1)}] * 2, weights=[0, 0]), "must not all be 0"),
     (lambda: average_weights([{"n": torch.tensor(1)}, {"n": torch.tensor(2)}]), "integer buffers"),
     (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=0, lr=0.1), "steps must be an int >= 1; got 0"),
     (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=0), "lr must be a finite number > 0; got 0"),
-    (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=float("inf")), "lr must be a finite number > 0; got inf"),
-    (lambda: fedavg_round(_tiny_gpt(), [_fixed_batch(0)], steps=1, lr=float("nan")), "lr must be a finite number > 0; got nan"),
-    (lambda: fedavg_round(_tiny_gpt(), [_fixed_batch(0)], steps=1, lr=0.1, weights=[float("nan")]), r"weights\[0\] must be a finite"),
-    (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=0.1, grad_clip=0), "grad_clip must be a finite number > 0"),
+    (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=float("inf")),
+     "lr must be a finite number > 0; got inf"),
+    (lambda: fedavg_round(_tiny_gpt(), [_fixed_batch(0)], steps=1, lr=float("nan")),
+     "lr must be a finite number > 0; got nan"),
+    (lambda: fedavg_round(_tiny_gpt(), [_fixed_batch(0)], steps=1, lr=0.1, weights=[float("nan")]),
+     r"weights\[0\] must be a finite"),
+    (lambda: local_update(_tiny_gpt(), _fixed_batch(0), steps=1, lr=0.1, grad_clip=0),
+     "grad_clip must be a finite number > 0"),
     (lambda: fedavg_round(_tiny_gpt(), [], steps=1, lr=0.1), "clients must be a non-empty list"),
     (lambda: fedavg_round(_tiny_gpt(), [1, 2], steps=1, lr=0.1), "clients must be callables"),
 ])

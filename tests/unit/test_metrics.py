@@ -125,7 +125,8 @@ def test_bleu_of_integer_token_ids_equals_bleu_of_their_strings():
     assert corpus_bleu(hyps, refs).score == pytest.approx(as_text.score)
 
 
-@given(st.lists(st.tuples(_tokens, _tokens), min_size=1, max_size=8), st.sampled_from(["none", "exp", "floor", "add-k"]))
+@given(st.lists(st.tuples(_tokens, _tokens), min_size=1, max_size=8),
+       st.sampled_from(["none", "exp", "floor", "add-k"]))
 @settings(max_examples=60, deadline=None)
 def test_bleu_from_summed_sentence_statistics_equals_corpus_bleu(pairs, smooth):
     from lmcourse.metrics import bleu_from_statistics, bleu_statistics

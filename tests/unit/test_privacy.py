@@ -50,11 +50,12 @@ def test_insert_canary_adds_whole_lines_and_keeps_the_text():
     out = insert_canary(text, "SECRET", 5, seed=1)
     lines = out.split("\n")
     assert lines.count("SECRET") == 5
-    assert [l for l in lines if l != "SECRET"] == text.split("\n")
+    assert [line for line in lines if line != "SECRET"] == text.split("\n")
     assert insert_canary(text, "SECRET", 0) == text
 
 
-@pytest.mark.parametrize("rank, n, expected", [(1, 1024, 10.0), (1024, 1024, 0.0), (4, 16, 2.0), (3, 1000, math.log2(1000 / 3))])
+@pytest.mark.parametrize("rank, n, expected", [(1, 1024, 10.0), (1024, 1024, 0.0), (4, 16, 2.0),
+                                               (3, 1000, math.log2(1000 / 3))])
 def test_exposure_is_log2_candidates_minus_log2_rank(rank, n, expected):
     assert exposure(rank, n) == pytest.approx(expected)
 
@@ -125,7 +126,9 @@ def test_measure_exposure_is_maximal_when_the_model_prefers_the_canary():
     model.train()
     for _ in range(150):                                     # memorise one string outright
         _, loss = model(ids[:, :-1], ids[:, 1:])
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     result = measure_exposure(model, tok.encode, canary)
     assert result.rank == 1 and result.exposure == pytest.approx(math.log2(100))
 
@@ -146,7 +149,8 @@ def test_dedup_lines_leaves_a_single_canary_copy():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.sampled_from(["a short", "a rather long line that repeats", "another long line of text", ""]), max_size=30))
+@given(st.lists(st.sampled_from(["a short", "a rather long line that repeats", "another long line of text", ""]),
+                max_size=30))
 def test_dedup_lines_is_idempotent_and_never_adds_lines(lines):
     text = "\n".join(lines)
     once, _ = dedup_lines(text, min_chars=10)
@@ -171,7 +175,8 @@ def _with_check_character(first17):
     return first17 + "10X98765432"[sum(w * int(d) for w, d in zip(weights, first17)) % 11]
 
 
-@pytest.mark.parametrize("number", ["11010519491231002X", "11010519491231002x", _with_check_character("44030419900307123"),
+@pytest.mark.parametrize("number", ["11010519491231002X", "11010519491231002x",
+                                    _with_check_character("44030419900307123"),
                                     _with_check_character("31011520000229004")])   # 29 Feb 2000 exists
 def test_cn_id_accepts_valid_ids(number):
     assert cn_id_valid(number)

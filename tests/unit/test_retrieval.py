@@ -46,7 +46,10 @@ def test_cosine_top_k_matches_brute_force_on_random_vectors():
 
 def test_index_order_is_independent_of_the_length_sorting():
     docs = {"a": "short", "b": "a much longer document than the first one", "c": "mid length text"}
-    fake = lambda texts: torch.tensor([[len(t), 1.0] for t in texts])
+
+    def fake(texts):
+        return torch.tensor([[len(t), 1.0] for t in texts])
+
     index = SemanticIndex(docs, embed=fake)
     assert index.vectors[:, 0].tolist() == [len(docs[n]) for n in index.names]
 
@@ -57,7 +60,8 @@ def test_recall_at_k_counts_any_relevant_hit():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 4), 4), "k must be at most the number of documents \\(3\\); got 4"),
+    (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 4), 4),
+     "k must be at most the number of documents \\(3\\); got 4"),
     (lambda: cosine_top_k(torch.randn(2, 4), torch.randn(3, 5), 1), "same C"),
     (lambda: SemanticIndex({}), "documents must be a non-empty mapping"),
     (lambda: recall_at_k([], [], 1), "non-empty"),

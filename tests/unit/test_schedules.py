@@ -26,11 +26,12 @@ def test_noam_schedule_sets_the_optimizer_learning_rate():
         sched.step()
 
 
-@pytest.mark.parametrize("kwargs, fragment", [(dict(d_model=0, warmup=10), "d_model must be an int >= 1; got 0"),
-                                              (dict(d_model=8, warmup=1.5), "warmup must be an int >= 1; got 1.5"),
-                                              (dict(d_model=8, warmup=10, factor=0), "factor must be a finite number > 0"),
-                                              (dict(d_model=8, warmup=10, factor=float("nan")),
-                                               "factor must be a finite number > 0; got nan")])
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(d_model=0, warmup=10), "d_model must be an int >= 1; got 0"),
+    (dict(d_model=8, warmup=1.5), "warmup must be an int >= 1; got 1.5"),
+    (dict(d_model=8, warmup=10, factor=0), "factor must be a finite number > 0"),
+    (dict(d_model=8, warmup=10, factor=float("nan")), "factor must be a finite number > 0; got nan"),
+])
 def test_noam_rejects_bad_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         noam_lambda(**kwargs)

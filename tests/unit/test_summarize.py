@@ -31,7 +31,10 @@ def test_centrality_of_a_symmetric_star_puts_the_hub_first():
 
 def test_summary_keeps_on_topic_sentences_in_order():
     sentences = ["Cats purr.", "Cats sleep a lot.", "Tax forms are due.", "Cats chase mice."]
-    fake = lambda texts: torch.tensor([[0.0, 1.0] if "Tax" in t else [1.0, 0.1 * i] for i, t in enumerate(texts)])
+
+    def fake(texts):
+        return torch.tensor([[0.0, 1.0] if "Tax" in t else [1.0, 0.1 * i] for i, t in enumerate(texts)])
+
     summary = summarize(sentences, k=2, embed=fake)
     assert "Tax forms are due." not in summary
     assert summary == sorted(summary, key=sentences.index)
@@ -45,7 +48,8 @@ def test_summary_with_minilm_drops_the_off_topic_sentence():
 
 @pytest.mark.parametrize("call, fragment", [
     (lambda: summarize("", k=1), "at least one sentence"),
-    (lambda: summarize(["a.", "b."], k=3, embed=lambda t: torch.eye(len(t))), "k must be at most the number of sentences (2); got 3"),
+    (lambda: summarize(["a.", "b."], k=3, embed=lambda t: torch.eye(len(t))),
+     "k must be at most the number of sentences (2); got 3"),
     (lambda: summarize(["a.", "b."], k=0, embed=lambda t: torch.eye(len(t))), "k must be an int >= 1; got 0"),
     (lambda: similarity_graph(torch.zeros(0, 3)), "vectors must be (N, C)"),
     (lambda: centrality(torch.zeros(2, 3)), "sim must be of shape (N, N) with N=2; got shape (2, 3)"),

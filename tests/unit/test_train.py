@@ -203,7 +203,8 @@ def test_the_training_step_does_not_wait_for_the_device_every_step(monkeypatch):
     item = torch.Tensor.item
     monkeypatch.setattr(torch.Tensor, "item", lambda self: calls.append(1) or item(self))
     data = _data()
-    history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1), TrainConfig(steps=20, eval_every=10, eval_batches=3))
+    history = train(_gpt(0.0), _batches(data, 0), _batches(data, 1),
+                    TrainConfig(steps=20, eval_every=10, eval_batches=3))
     assert len(calls) == 2 and len(history.grad_norm) == 20    # one .item() per evaluation, none per step
 
 
@@ -293,7 +294,8 @@ def test_bad_trainer_arguments_raise(tmp_path):
 def test_peak_memory_mib_reads_kib_on_linux_bytes_on_macos_and_psutil_on_windows(monkeypatch):
     from lmcourse.train import peak_memory_mib
 
-    fake_resource = types.SimpleNamespace(RUSAGE_SELF=0, getrusage=lambda who: types.SimpleNamespace(ru_maxrss=3 * 2**20))
+    fake_resource = types.SimpleNamespace(RUSAGE_SELF=0,
+                                          getrusage=lambda who: types.SimpleNamespace(ru_maxrss=3 * 2**20))
     monkeypatch.setitem(sys.modules, "resource", fake_resource)
     monkeypatch.setattr(sys, "platform", "linux")
     assert peak_memory_mib() == 3 * 1024                       # Linux: ru_maxrss is KiB
