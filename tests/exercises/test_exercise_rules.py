@@ -129,3 +129,13 @@ def test_every_mistake_a_checker_knows_is_rejected_with_its_own_hint(stem, name,
         elif result.mistake != mistake.hint:
             problems.append(f"{mistake.hint[:60]!r} is answered with {(result.mistake or 'no hint')[:60]!r}")
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("stem, name", CHECKERS)
+def test_an_unfinished_or_non_function_answer_is_refused_without_raising(stem, name, capsys):
+    """A learner runs the checker cell before writing the function, or passes its result instead of it."""
+    checker = getattr(_module(stem), name)
+    unfinished = checker(_unfinished)
+    assert not unfinished.passed and "not written yet" in unfinished.message
+    not_a_function = checker("my answer")
+    assert not not_a_function.passed and "expected a function" in not_a_function.message

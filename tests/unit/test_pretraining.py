@@ -160,14 +160,20 @@ def test_pack_pair_rejects_bad_special_ids(kwargs, fragment):
         pack_pair([5], [6], **kwargs)
 
 
-def test_nsp_examples_are_half_next_and_next_ones_really_follow():
+def _pairs(make_examples):
+    """(a, b, label) for 2000 examples over 6 documents of 10 one-token segments (segment i of document d is
+    d * 100 + i), after checking each is packed as [CLS] a [SEP] b [SEP] and half the labels are 1."""
     docs = [[[d * 100 + i] for i in range(10)] for d in range(6)]
-    examples = nsp_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
+    examples = make_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
     labels = [label for _, _, label in examples]
     assert 0.45 < sum(labels) / len(labels) < 0.55
-    for ids, types, label in examples:
-        a, b = ids[1], ids[3]
+    for ids, types, _ in examples:
         assert ids[0] == 1 and ids[2] == ids[4] == 2 and types == [0, 0, 0, 1, 1]
+    return [(ids[1], ids[3], label) for ids, _, label in examples]
+
+
+def test_nsp_examples_are_half_next_and_next_ones_really_follow():
+    for a, b, label in _pairs(nsp_examples):
         if label == 0:
             assert b == a + 1
         else:
@@ -185,13 +191,7 @@ def test_nsp_examples_rejects_bad_arguments(docs, n, fragment):
 
 
 def test_sop_examples_are_half_swapped_and_always_from_one_document():
-    docs = [[[d * 100 + i] for i in range(10)] for d in range(6)]
-    examples = sop_examples(docs, 2000, cls_id=1, sep_id=2, rng=random.Random(0))
-    labels = [label for _, _, label in examples]
-    assert 0.45 < sum(labels) / len(labels) < 0.55
-    for ids, types, label in examples:
-        a, b = ids[1], ids[3]
-        assert ids[0] == 1 and ids[2] == ids[4] == 2 and types == [0, 0, 0, 1, 1]
+    for a, b, label in _pairs(sop_examples):
         assert a // 100 == b // 100                                        # same document: same topic
         assert b == a + 1 if label == 0 else a == b + 1                    # in order, or swapped
 
