@@ -209,6 +209,17 @@ def read_state(folder: str | os.PathLike) -> dict:
         raise ValueError(f"{state_file} cannot be read (truncated or not a checkpoint's state): {err}") from err
 
 
+def check_config(state: dict, config: Any) -> None:
+    """Refuse ``config`` (a dataclass or dict; ``None`` skips the check) if it differs from the one saved
+    in ``state`` (from :func:`read_state`), naming every differing field as saved/given."""
+    wanted, saved = _config_dict(config), state["config"]
+    if wanted is not None and saved is not None and wanted != saved:
+        diff = {k: (saved.get(k), wanted.get(k)) for k in sorted(set(saved) | set(wanted))
+                if saved.get(k) != wanted.get(k)}
+        raise ValueError("config must match the checkpoint's; differing fields (saved, given): "
+                         + ", ".join(f"{k}={a!r}/{b!r}" for k, (a, b) in diff.items()))
+
+
 def load_checkpoint(folder: str | os.PathLike, model: nn.Module, *, optimizer=None, scheduler=None,
                     config: Any = None, generator: torch.Generator | None = None,
                     restore_rng: bool = True) -> dict:
@@ -221,12 +232,7 @@ def load_checkpoint(folder: str | os.PathLike, model: nn.Module, *, optimizer=No
     """
     folder = Path(folder)
     state = read_state(folder)
-    wanted, saved = _config_dict(config), state["config"]
-    if wanted is not None and saved is not None and wanted != saved:
-        diff = {k: (saved.get(k), wanted.get(k)) for k in sorted(set(saved) | set(wanted))
-                if saved.get(k) != wanted.get(k)}
-        raise ValueError("config must match the checkpoint's; differing fields (saved, given): "
-                         + ", ".join(f"{k}={a!r}/{b!r}" for k, (a, b) in diff.items()))
+    check_config(state, config)
     ours = model.state_dict()
     device = next(iter(ours.values())).device if ours else "cpu"
     try:

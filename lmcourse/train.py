@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ._checks import ArgumentError, integer, number, one_of
-from .checkpoint import load_checkpoint, read_state, save_checkpoint
+from .checkpoint import check_config, load_checkpoint, read_state, save_checkpoint
 from .schedules import warmup_cosine_schedule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -336,8 +336,10 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], val_batch: Callabl
     scaler = torch.amp.GradScaler(device_type, enabled=config.precision == "fp16")
     history, start, running, count = History(), 0, 0.0, 0
     if resume_from is not None:
-        # compare the training settings before loading, so a mismatch leaves the model as it was
-        saved = read_state(resume_from).get("extra", {}).get("train_config")
+        # compare the model's and the training settings before loading, so a mismatch leaves the model as it was
+        saved_state = read_state(resume_from)
+        check_config(saved_state, _model_config(raw))
+        saved = saved_state.get("extra", {}).get("train_config")
         if saved is not None and saved != _train_state(config):
             diff = ", ".join(f"{k}={saved.get(k)!r}/{v!r}" for k, v in _train_state(config).items()
                              if saved.get(k) != v)
