@@ -117,6 +117,50 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     return weights @ v, weights                                    # (…, T_q, T_k) @ (…, T_k, d_v) -> (…, T_q, d_v)
 
 
+def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
+                    block_size: int = 64) -> torch.Tensor:
+    """``softmax(q kᵀ / √d_k) v`` computed a block at a time, never storing the (T_q, T_k) scores.
+
+    The idea behind FlashAttention (Dao et al. 2022): for each block of queries, visit the keys
+    and values a block at a time and keep, per query, the running maximum score ``m``, the running
+    sum ``total`` of ``exp(score − m)`` and the running output; when a new block raises the maximum,
+    the old sum and output are rescaled by ``exp(m_old − m_new)`` (the *online softmax*). Only
+    (block_size, block_size) scores exist at any moment. ``causal=True`` uses the course's
+    bottom-right aligned mask (:func:`causal_mask`; needs T_k ≥ T_q) and skips key blocks that lie
+    wholly in the future. Shapes as in :func:`attention`: (…, T_q, d_k), (…, T_k, d_k),
+    (…, T_k, d_v) -> (…, T_q, d_v); equal to ``F.scaled_dot_product_attention`` up to rounding.
+    """
+    sizes: dict[str, int] = {}
+    for name, x, last in (("q", q, ("T_q", "d_k")), ("k", k, ("T_k", "d_k")), ("v", v, ("T_k", "d_v"))):
+        tensor(name, x, shape=(None,) * (q.ndim - 2) + last, sizes=sizes, dtype=q.dtype)
+    block_size = integer("block_size", block_size, min=1)
+    T, T_k = q.shape[-2], k.shape[-2]
+    if causal and T_k < T:
+        raise ArgumentError(f"causal tiled attention needs at least as many keys as queries; got T_q={T}, T_k={T_k}")
+    shift = T_k - T                                               # query t sees keys 0 … t + shift
+    out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
+    for i in range(0, T, block_size):
+        qi = q[..., i:i + block_size, :] / math.sqrt(q.shape[-1])  # (…, bq, d_k)
+        rows = torch.arange(i, i + qi.shape[-2], device=q.device)
+        m = torch.full(qi.shape[:-1], float("-inf"), dtype=q.dtype, device=q.device)   # running max (…, bq)
+        total = torch.zeros_like(m)                                                      # running sum of exp
+        acc = torch.zeros(*qi.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)  # running output
+        last_key = i + qi.shape[-2] - 1 + shift if causal else T_k - 1
+        for j in range(0, last_key + 1, block_size):
+            s = qi @ k[..., j:j + block_size, :].transpose(-2, -1)   # (…, bq, bk): this tile's scores only
+            if causal:
+                cols = torch.arange(j, j + s.shape[-1], device=q.device)
+                s = s.masked_fill(cols[None, :] > rows[:, None] + shift, float("-inf"))
+            m_new = torch.maximum(m, s.amax(-1))
+            p = torch.exp(s - m_new[..., None])                       # masked keys: exp(-inf) = 0
+            rescale = torch.exp(m - m_new)                            # 0 on the first tile (m = -inf)
+            total = total * rescale + p.sum(-1)
+            acc = acc * rescale[..., None] + p @ v[..., j:j + block_size, :]
+            m = m_new
+        out[..., i:i + block_size, :] = acc / total[..., None]
+    return out
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention: project to ``n_head`` heads, attend in each, concatenate, project.
 

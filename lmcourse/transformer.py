@@ -63,6 +63,54 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(self.act(self.linear1(x))))   # (…, C) -> (…, d_ff) -> (…, C)
 
 
+class RMSNorm(nn.Module):
+    """Root-mean-square normalization (Zhang & Sennrich 2019), the norm of LLaMA-style models.
+
+    ``y = x / sqrt(mean(x²) + eps) * weight`` over the last axis of x (…, d_model): unlike
+    :class:`LayerNorm` it subtracts no mean and adds no shift, one reduction fewer. Parameter
+    name and formula match ``torch.nn.RMSNorm(d_model, eps=eps)``.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-6):
+        super().__init__()
+        self.d_model = integer("d_model", d_model, min=1)
+        self.eps = number("eps", eps, min=0, min_open=True)
+        self.weight = nn.Parameter(torch.ones(d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tensor("x", x, dtype="float")
+        if x.ndim < 1 or x.shape[-1] != self.d_model:
+            raise ArgumentError(f"x must have last dimension d_model={self.d_model}; got {tuple(x.shape)}")
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def swiglu_hidden(d_model: int, multiple_of: int = 1) -> int:
+    """LLaMA's hidden width for :class:`SwiGLU`: two thirds of 4·d_model (three matrices instead of
+    two, for about the parameters of the 4·d_model MLP), rounded up to a multiple of ``multiple_of``."""
+    d_model, multiple_of = integer("d_model", d_model, min=1), integer("multiple_of", multiple_of, min=1)
+    hidden = int(2 * (4 * d_model) / 3)
+    return multiple_of * -(-hidden // multiple_of)
+
+
+class SwiGLU(nn.Module):
+    """The gated feed-forward network of LLaMA-style models (Shazeer 2020): (…, d_model) -> (…, d_model).
+
+    ``w2(silu(w1 x) * w3 x)``: ``w1`` (the gate, ``gate_proj`` in Hugging Face's LLaMA), ``w3``
+    (``up_proj``) and ``w2`` (``down_proj``); no biases by default, as in LLaMA. With
+    ``d_ff = swiglu_hidden(d_model)`` it has about the parameters of ``FeedForward(d_model, 4 * d_model)``.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, bias: bool = False):
+        super().__init__()
+        d_model, d_ff = integer("d_model", d_model, min=1), integer("d_ff", d_ff, min=1)
+        self.w1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.w3 = nn.Linear(d_model, d_ff, bias=bias)
+        self.w2 = nn.Linear(d_ff, d_model, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))              # (…, C) -> 2 × (…, d_ff) -> (…, C)
+
+
 class EncoderLayer(nn.Module):
     """One encoder layer: self-attention and a feed-forward network, each inside a residual.
 
