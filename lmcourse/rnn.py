@@ -7,6 +7,11 @@ and three sigmoid gates (input ``i``, forget ``f``, output ``o``) around a tanh 
 PyTorch's names, shapes and gate order (i, f, g, o), so weights copy straight across and
 notebook 04 (and the tests) prove the outputs and gradients match ``nn.LSTM``.
 :class:`CharLSTM` then uses PyTorch's fused ``nn.LSTM`` for speed.
+
+A GRU (Cho et al. 2014) keeps one state and two gates, reset ``r`` and update ``z``, around a
+candidate ``n``: ``h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}``. :class:`GRUCell` and :class:`GRU` have
+``nn.GRUCell``'s and ``nn.GRU``'s names and gate order (r, z, n), so the same weights give the
+same outputs and gradients (tested).
 """
 
 from __future__ import annotations
@@ -144,6 +149,89 @@ class LSTM(nn.Module):
         return layer_input, (torch.stack(h_last), torch.stack(c_last))
 
 
+class GRUCell(nn.Module):
+    """One step of a GRU, gate order (r, z, n) as in ``nn.GRUCell``: ``forward(x (B, I), h (B, H) | None) -> h'``::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)         # how much of the past the candidate may read
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)         # how much of the past to keep
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))      # the candidate new state
+        h' = (1 - z) * n + z * h
+
+    The reset gate multiplies ``W_hn h + b_hn`` (PyTorch's and cuDNN's form), not ``h`` itself.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        integer("input_size", input_size, min=1)
+        integer("hidden_size", hidden_size, min=1)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
+        _init_uniform(self, hidden_size)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        sizes = _check_step(self, x)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        tensor("h", h, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
+        return self._step(x, h)
+
+    def _step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        x_r, x_z, x_n = (x @ self.weight_ih.T + self.bias_ih).chunk(3, dim=1)   # 3 x (B, H)
+        h_r, h_z, h_n = (h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        return (1 - z) * n + z * h
+
+
+class GRU(nn.Module):
+    """A stack of :class:`GRUCell` run over time, like ``nn.GRU(..., batch_first=True)``.
+
+    ``forward(x (B, T, I), h0 (L, B, H) | None)`` returns ``(output (B, T, H), h_n (L, B, H))``.
+    :meth:`from_torch` copies an ``nn.GRU``'s weights.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
+        super().__init__()
+        integer("num_layers", num_layers, min=1)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.cells = nn.ModuleList(
+            GRUCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(num_layers))
+
+    @classmethod
+    def from_torch(cls, gru: nn.GRU) -> GRU:
+        """A :class:`GRU` holding copies of ``gru``'s weights (batch_first, one direction, with biases)."""
+        if not isinstance(gru, nn.GRU):
+            raise ArgumentError(f"gru must be a torch.nn.GRU; got {type(gru).__name__}")
+        if not gru.batch_first or gru.bidirectional or not gru.bias:
+            raise ArgumentError("gru must be batch_first=True, bidirectional=False, bias=True")
+        ours = cls(gru.input_size, gru.hidden_size, gru.num_layers)
+        with torch.no_grad():
+            for layer, cell in enumerate(ours.cells):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(cell, name).copy_(getattr(gru, f"{name}_l{layer}"))
+        return ours.to(gru.weight_ih_l0.device, gru.weight_ih_l0.dtype)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        sizes = {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers}
+        tensor("x", x, shape=("B", "T", "input_size"), sizes=sizes, dtype="float")
+        B, T, _ = x.shape
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
+        tensor("h0", h0, shape=("num_layers", "B", "hidden_size"), sizes=sizes, dtype=x.dtype)
+        h_last, layer_input = [], x
+        for layer, cell in enumerate(self.cells):
+            h, outputs = h0[layer], []
+            for t in range(T):
+                h = cell._step(layer_input[:, t], h)
+                outputs.append(h)
+            layer_input = torch.stack(outputs, dim=1)  # (B, T, H): the next layer's input
+            h_last.append(h)
+        return layer_input, torch.stack(h_last)
+
+
 def hidden_grad_norms(cell: RNNCell | LSTMCell, x: torch.Tensor) -> torch.Tensor:
     """How much the last step's output depends on each earlier hidden state.
 
@@ -239,7 +327,7 @@ def _init_uniform(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(p, -bound, bound)
 
 
-def _check_step(cell: RNNCell | LSTMCell, x) -> dict[str, int]:
+def _check_step(cell: RNNCell | LSTMCell | GRUCell, x) -> dict[str, int]:
     """Check a cell's input x (B, input_size); returns the sizes its state must agree with."""
     sizes = {"input_size": cell.input_size, "hidden_size": cell.hidden_size}
     tensor("x", x, shape=("B", "input_size"), sizes=sizes, dtype="float")
