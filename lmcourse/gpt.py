@@ -336,6 +336,23 @@ class GPT(nn.Module):
         return model
 
 
+def kv_cache_bytes(n_layer: int, batch_size: int, seq_len: int, n_kv_head: int, head_dim: int,
+                   bytes_per_value: int = 4) -> int:
+    """Memory of a full KV cache: ``2 · n_layer · batch_size · seq_len · n_kv_head · head_dim · bytes_per_value``.
+
+    Keys and values (the 2) for every layer, sequence, position and key/value head. It grows with
+    the context like the weights never do: GPT-2 small (12 layers, 12 heads of 64) at 1024 tokens
+    in fp16 holds 36 MiB per sequence, a 7B LLaMA (32 layers, 32 heads of 128) at 4096 tokens 2 GiB.
+    Sharing key/value heads between query heads (multi-query / grouped-query attention) divides it
+    by ``n_head / n_kv_head``. :class:`KVCache` allocates exactly this for ``n_kv_head = n_head``.
+    """
+    sizes = dict(n_layer=n_layer, batch_size=batch_size, seq_len=seq_len, n_kv_head=n_kv_head, head_dim=head_dim,
+                 bytes_per_value=bytes_per_value)
+    for name, value in sizes.items():
+        integer(name, value, min=1)
+    return 2 * n_layer * batch_size * seq_len * n_kv_head * head_dim * bytes_per_value
+
+
 def parameter_count(config: GPTConfig) -> int:
     """Parameters of ``GPT(config)`` from the formula (the tied head counts once).
 

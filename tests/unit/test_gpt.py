@@ -409,3 +409,16 @@ def test_bad_position_settings_are_refused(kwargs, fragment):
     with pytest.raises(ValueError) as err:
         GPTConfig(**kwargs)
     assert fragment in str(err.value)
+
+
+def test_kv_cache_bytes_is_what_the_cache_allocates_and_the_known_sizes():
+    from lmcourse.gpt import kv_cache_bytes
+    config = GPTConfig(n_layer=3, n_head=4, n_embd=32, block_size=16)
+    cache = GPT(config).new_cache(batch_size=2)
+    allocated = cache.k.numel() * cache.k.element_size() + cache.v.numel() * cache.v.element_size()
+    assert kv_cache_bytes(3, 2, 16, 4, 8) == allocated
+    assert kv_cache_bytes(12, 1, 1024, 12, 64, bytes_per_value=2) == 36 * 2**20       # GPT-2 small, fp16
+    assert kv_cache_bytes(32, 1, 4096, 32, 128, bytes_per_value=2) == 2 * 2**30       # LLaMA-7B, fp16
+    assert kv_cache_bytes(32, 1, 4096, 8, 128, bytes_per_value=2) * 4 == 2 * 2**30    # 8 kv heads: a quarter
+    with pytest.raises(ValueError, match="seq_len must be an int >= 1; got 0"):
+        kv_cache_bytes(2, 1, 0, 4, 8)
