@@ -161,6 +161,49 @@ def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal
     return out
 
 
+class AdditiveAttention(nn.Module):
+    """Bahdanau's additive attention (Bahdanau, Cho & Bengio 2015), the attention of RNN translators.
+
+    A query ``s`` (the decoder's state) scores every key ``h_j`` (the encoder's states) with a small
+    network, ``e_j = vᵀ tanh(W_q s + W_k h_j)``; the weights are ``softmax(e)`` over the keys and
+    the result is the weighted sum of the values (usually the keys themselves).
+    ``forward(query (B, D_q) or (B, T_q, D_q), keys (B, T_k, D_k), values (B, T_k, D_v) | None,
+    mask (B, T_k) bool | None)`` returns ``(context, weights)``: context (B, D_v) or
+    (B, T_q, D_v), weights (B, T_k) or (B, T_q, T_k). ``mask`` is True where a key may be read
+    (real tokens, not padding); a query with every key masked gets zero weights, never NaN.
+    """
+
+    def __init__(self, query_size: int, key_size: int, hidden_size: int):
+        super().__init__()
+        self.query_size = integer("query_size", query_size, min=1)
+        self.key_size = integer("key_size", key_size, min=1)
+        integer("hidden_size", hidden_size, min=1)
+        self.W_q = nn.Linear(query_size, hidden_size, bias=False)
+        self.W_k = nn.Linear(key_size, hidden_size, bias=False)
+        self.v = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        sizes = {"D_q": self.query_size, "D_k": self.key_size}
+        tensor("keys", keys, shape=("B", "T_k", "D_k"), sizes=sizes, dtype="float")
+        one_step = query.ndim == 2 if isinstance(query, torch.Tensor) else False
+        tensor("query", query, shape=("B", "D_q") if one_step else ("B", "T_q", "D_q"), sizes=sizes,
+               dtype=keys.dtype)
+        values = keys if values is None else tensor("values", values, shape=("B", "T_k", None), sizes=sizes,
+                                                    dtype=keys.dtype)
+        q = query[:, None, :] if one_step else query                          # (B, T_q, D_q)
+        scores = self.v(torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(keys)[:, None, :, :]))[..., 0]
+        # (B, T_q, 1, H) + (B, 1, T_k, H) -> tanh -> v -> (B, T_q, T_k)
+        if mask is not None:
+            tensor("mask", mask, shape=("B", "T_k"), sizes=sizes, dtype="bool")
+            scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask[:, None, :].any(-1, keepdim=True), 0.0)  # no key at all: 0, not NaN
+        context = weights @ values                                            # (B, T_q, T_k) @ (B, T_k, D_v)
+        return (context[:, 0], weights[:, 0]) if one_step else (context, weights)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention: project to ``n_head`` heads, attend in each, concatenate, project.
 
