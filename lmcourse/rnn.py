@@ -26,7 +26,18 @@ from torch import nn
 from ._checks import ArgumentError, integer, number, one_of, tensor, token_ids
 
 
-class RNNCell(nn.Module):
+class _OneStateCell(nn.Module):
+    """A cell whose state is one tensor h (B, H): checks x and h, starts from zeros, and takes one step."""
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        sizes = _check_step(self, x)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        tensor("h", h, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
+        return self._step(x, h)
+
+
+class RNNCell(_OneStateCell):
     """One step of an Elman RNN: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``.
 
     ``forward(x (B, I), h (B, H) | None) -> h' (B, H)``. Same parameters as ``nn.RNNCell``;
@@ -35,22 +46,8 @@ class RNNCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
         super().__init__()
-        integer("input_size", input_size, min=1)
-        integer("hidden_size", hidden_size, min=1)
-        one_of("nonlinearity", nonlinearity, ("tanh", "relu"))   # the state uses tanh; sigmoid belongs to gates
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size))
-        _init_uniform(self, hidden_size)
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        sizes = _check_step(self, x)
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_size)
-        tensor("h", h, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
-        return self._step(x, h)
+        self.nonlinearity = one_of("nonlinearity", nonlinearity, ("tanh", "relu"))  # sigmoid belongs to gates
+        _add_parameters(self, input_size, hidden_size, gates=1)
 
     def _step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         pre = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh  # (B, H)
@@ -69,14 +66,7 @@ class LSTMCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
-        integer("input_size", input_size, min=1)
-        integer("hidden_size", hidden_size, min=1)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
-        _init_uniform(self, hidden_size)
+        _add_parameters(self, input_size, hidden_size, gates=4)
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
         sizes = _check_step(self, x)
@@ -97,7 +87,56 @@ class LSTMCell(nn.Module):
         return h, c
 
 
-class LSTM(nn.Module):
+class _RecurrentStack(nn.Module):
+    """What :class:`LSTM` and :class:`GRU` share: ``num_layers`` cells, each layer reading the one below
+    over time, and :meth:`from_torch`, which copies PyTorch's weights (same names, one per layer)."""
+
+    _cell: type[nn.Module]
+    _torch: type[nn.Module]
+    _needs: str  # the settings from_torch can copy
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
+        super().__init__()
+        integer("num_layers", num_layers, min=1)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.cells = nn.ModuleList(
+            self._cell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(num_layers))
+
+    @classmethod
+    def from_torch(cls, module: nn.Module):
+        """A copy holding ``module``'s weights (an ``nn.LSTM`` for :class:`LSTM`, an ``nn.GRU`` for :class:`GRU`)."""
+        name = cls._torch.__name__.lower()
+        if not isinstance(module, cls._torch):
+            raise ArgumentError(f"{name} must be a torch.nn.{cls._torch.__name__}; got {type(module).__name__}")
+        if not module.batch_first or module.bidirectional or getattr(module, "proj_size", 0) or not module.bias:
+            raise ArgumentError(f"{name} must be {cls._needs}")
+        ours = cls(module.input_size, module.hidden_size, module.num_layers)
+        with torch.no_grad():
+            for layer, cell in enumerate(ours.cells):
+                for weight in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(cell, weight).copy_(getattr(module, f"{weight}_l{layer}"))
+        return ours.to(module.weight_ih_l0.device, module.weight_ih_l0.dtype)
+
+    def _sizes(self, x: torch.Tensor) -> dict[str, int]:
+        sizes = {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers}
+        tensor("x", x, shape=("B", "T", "input_size"), sizes=sizes, dtype="float")
+        return sizes
+
+    def _run(self, x: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
+        """Run every layer over time from its start state; returns the top layer's outputs (B, T, H)
+        and every layer's last state (h for a GRU, (h, c) for an LSTM)."""
+        layer_input, last = x, []
+        for cell, state in zip(self.cells, states):
+            outputs = []
+            for t in range(x.shape[1]):
+                state = cell._step(layer_input[:, t], state)
+                outputs.append(state[0] if isinstance(state, tuple) else state)
+            layer_input = torch.stack(outputs, dim=1)  # (B, T, H): the next layer's input
+            last.append(state)
+        return layer_input, last
+
+
+class LSTM(_RecurrentStack):
     """A stack of :class:`LSTMCell` run over time, like ``nn.LSTM(..., batch_first=True)``.
 
     ``forward(x (B, T, I), state (h0, c0) each (L, B, H) | None)`` returns
@@ -105,51 +144,20 @@ class LSTM(nn.Module):
     step, and every layer's last state. :meth:`from_torch` copies an ``nn.LSTM``'s weights.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
-        super().__init__()
-        integer("num_layers", num_layers, min=1)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.cells = nn.ModuleList(
-            LSTMCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(num_layers))
-
-    @classmethod
-    def from_torch(cls, lstm: nn.LSTM) -> LSTM:
-        """An :class:`LSTM` holding copies of ``lstm``'s weights (batch_first, one direction, no projection)."""
-        if not isinstance(lstm, nn.LSTM):
-            raise ValueError(f"lstm must be a torch.nn.LSTM; got {type(lstm).__name__}")
-        if not lstm.batch_first or lstm.bidirectional or lstm.proj_size or not lstm.bias:
-            raise ValueError("lstm must be batch_first=True, bidirectional=False, proj_size=0, bias=True")
-        ours = cls(lstm.input_size, lstm.hidden_size, lstm.num_layers)
-        with torch.no_grad():
-            for layer, cell in enumerate(ours.cells):
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(cell, name).copy_(getattr(lstm, f"{name}_l{layer}"))
-        return ours.to(lstm.weight_ih_l0.device, lstm.weight_ih_l0.dtype)
+    _cell, _torch, _needs = LSTMCell, nn.LSTM, "batch_first=True, bidirectional=False, proj_size=0, bias=True"
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
-        sizes = {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers}
-        tensor("x", x, shape=("B", "T", "input_size"), sizes=sizes, dtype="float")
-        B, T, _ = x.shape
+        sizes = self._sizes(x)
         if state is None:
-            zeros = x.new_zeros(self.num_layers, B, self.hidden_size)
+            zeros = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
             state = (zeros, zeros)
         for name, t in zip(("h0", "c0"), _pair(state, "(h0, c0)")):
             tensor(name, t, shape=("num_layers", "B", "hidden_size"), sizes=sizes, dtype=x.dtype)
-        h_last, c_last = [], []
-        layer_input = x
-        for layer, cell in enumerate(self.cells):
-            h, c = state[0][layer], state[1][layer]
-            outputs = []
-            for t in range(T):
-                h, c = cell._step(layer_input[:, t], (h, c))
-                outputs.append(h)
-            layer_input = torch.stack(outputs, dim=1)  # (B, T, H): the next layer's input
-            h_last.append(h)
-            c_last.append(c)
-        return layer_input, (torch.stack(h_last), torch.stack(c_last))
+        output, last = self._run(x, list(zip(state[0], state[1])))
+        return output, (torch.stack([h for h, _ in last]), torch.stack([c for _, c in last]))
 
 
-class GRUCell(nn.Module):
+class GRUCell(_OneStateCell):
     """One step of a GRU, gate order (r, z, n) as in ``nn.GRUCell``: ``forward(x (B, I), h (B, H) | None) -> h'``::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)         # how much of the past the candidate may read
@@ -162,21 +170,7 @@ class GRUCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
-        integer("input_size", input_size, min=1)
-        integer("hidden_size", hidden_size, min=1)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        _init_uniform(self, hidden_size)
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        sizes = _check_step(self, x)
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_size)
-        tensor("h", h, shape=("B", "hidden_size"), sizes=sizes, dtype=x.dtype)
-        return self._step(x, h)
+        _add_parameters(self, input_size, hidden_size, gates=3)
 
     def _step(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         x_r, x_z, x_n = (x @ self.weight_ih.T + self.bias_ih).chunk(3, dim=1)   # 3 x (B, H)
@@ -186,50 +180,22 @@ class GRUCell(nn.Module):
         return (1 - z) * n + z * h
 
 
-class GRU(nn.Module):
+class GRU(_RecurrentStack):
     """A stack of :class:`GRUCell` run over time, like ``nn.GRU(..., batch_first=True)``.
 
     ``forward(x (B, T, I), h0 (L, B, H) | None)`` returns ``(output (B, T, H), h_n (L, B, H))``.
     :meth:`from_torch` copies an ``nn.GRU``'s weights.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
-        super().__init__()
-        integer("num_layers", num_layers, min=1)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.cells = nn.ModuleList(
-            GRUCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(num_layers))
-
-    @classmethod
-    def from_torch(cls, gru: nn.GRU) -> GRU:
-        """A :class:`GRU` holding copies of ``gru``'s weights (batch_first, one direction, with biases)."""
-        if not isinstance(gru, nn.GRU):
-            raise ArgumentError(f"gru must be a torch.nn.GRU; got {type(gru).__name__}")
-        if not gru.batch_first or gru.bidirectional or not gru.bias:
-            raise ArgumentError("gru must be batch_first=True, bidirectional=False, bias=True")
-        ours = cls(gru.input_size, gru.hidden_size, gru.num_layers)
-        with torch.no_grad():
-            for layer, cell in enumerate(ours.cells):
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(cell, name).copy_(getattr(gru, f"{name}_l{layer}"))
-        return ours.to(gru.weight_ih_l0.device, gru.weight_ih_l0.dtype)
+    _cell, _torch, _needs = GRUCell, nn.GRU, "batch_first=True, bidirectional=False, bias=True"
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
-        sizes = {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers}
-        tensor("x", x, shape=("B", "T", "input_size"), sizes=sizes, dtype="float")
-        B, T, _ = x.shape
+        sizes = self._sizes(x)
         if h0 is None:
-            h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
+            h0 = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
         tensor("h0", h0, shape=("num_layers", "B", "hidden_size"), sizes=sizes, dtype=x.dtype)
-        h_last, layer_input = [], x
-        for layer, cell in enumerate(self.cells):
-            h, outputs = h0[layer], []
-            for t in range(T):
-                h = cell._step(layer_input[:, t], h)
-                outputs.append(h)
-            layer_input = torch.stack(outputs, dim=1)  # (B, T, H): the next layer's input
-            h_last.append(h)
-        return layer_input, torch.stack(h_last)
+        output, last = self._run(x, list(h0))
+        return output, torch.stack(last)
 
 
 def hidden_grad_norms(cell: RNNCell | LSTMCell, x: torch.Tensor) -> torch.Tensor:
@@ -320,14 +286,20 @@ class CharLSTM(nn.Module):
         return torch.cat(out, dim=1)
 
 
-def _init_uniform(module: nn.Module, hidden_size: int) -> None:
-    """PyTorch's recurrent initialisation: every parameter uniform in ±1/√hidden_size."""
-    bound = 1.0 / math.sqrt(hidden_size)
-    for p in module.parameters():
-        nn.init.uniform_(p, -bound, bound)
+def _add_parameters(cell: nn.Module, input_size: int, hidden_size: int, gates: int) -> None:
+    """Give ``cell`` its sizes and PyTorch's recurrent parameters for ``gates`` stacked blocks:
+    ``weight_ih`` (gates·H, I), ``weight_hh`` (gates·H, H), ``bias_ih`` and ``bias_hh`` (gates·H), each
+    uniform in ±1/√H as PyTorch initialises them (1 block for an RNN, 3 for a GRU, 4 for an LSTM)."""
+    cell.input_size = integer("input_size", input_size, min=1)
+    cell.hidden_size = H = integer("hidden_size", hidden_size, min=1)
+    bound = 1.0 / math.sqrt(H)
+    cell.weight_ih = nn.Parameter(torch.empty(gates * H, input_size).uniform_(-bound, bound))
+    cell.weight_hh = nn.Parameter(torch.empty(gates * H, H).uniform_(-bound, bound))
+    cell.bias_ih = nn.Parameter(torch.empty(gates * H).uniform_(-bound, bound))
+    cell.bias_hh = nn.Parameter(torch.empty(gates * H).uniform_(-bound, bound))
 
 
-def _check_step(cell: RNNCell | LSTMCell | GRUCell, x) -> dict[str, int]:
+def _check_step(cell: nn.Module, x) -> dict[str, int]:
     """Check a cell's input x (B, input_size); returns the sizes its state must agree with."""
     sizes = {"input_size": cell.input_size, "hidden_size": cell.hidden_size}
     tensor("x", x, shape=("B", "input_size"), sizes=sizes, dtype="float")
