@@ -211,8 +211,13 @@ def read_state(folder: str | os.PathLike) -> dict:
 
 def check_config(state: dict, config: Any) -> None:
     """Refuse ``config`` (a dataclass or dict; ``None`` skips the check) if it differs from the one saved
-    in ``state`` (from :func:`read_state`), naming every differing field as saved/given."""
+    in ``state`` (from :func:`read_state`), naming every differing field as saved/given. A field the
+    saved config lacks (a checkpoint written before the field was added) counts as the dataclass's default."""
     wanted, saved = _config_dict(config), state["config"]
+    if saved is not None and dataclasses.is_dataclass(config):
+        defaults = {f.name: f.default for f in dataclasses.fields(config)
+                    if f.default is not dataclasses.MISSING and f.name not in saved}
+        saved = {**saved, **defaults}
     if wanted is not None and saved is not None and wanted != saved:
         diff = {k: (saved.get(k), wanted.get(k)) for k in sorted(set(saved) | set(wanted))
                 if saved.get(k) != wanted.get(k)}

@@ -13,8 +13,13 @@ with one fused matrix, uses ``F.scaled_dot_product_attention`` (``is_causal``) f
 can return its weights through :func:`lmcourse.attention.attention` for plotting, and reuses
 past keys and values from a :class:`KVCache` when generating one token at a time.
 The config names are nanoGPT's, so the code reads side by side with it.
-``GPTConfig(position="rope")`` swaps the learned positions for rotary ones
-(:mod:`lmcourse.positions`), the one modern change notebook 10 measures. Every entry point checks its token ids
+The defaults are GPT-2's block; each change that separates it from a LLaMA-style block is one config field,
+so notebook 10 can switch them on one at a time: ``position="rope"`` (rotary positions,
+:mod:`lmcourse.positions`), ``norm="rmsnorm"`` (:class:`lmcourse.transformer.RMSNorm`), ``mlp="swiglu"``
+(:class:`lmcourse.transformer.SwiGLU`, hidden width matched for equal parameters), ``bias=False`` and
+``n_kv_head`` < ``n_head`` (grouped-query attention: several query heads share one key/value head, which
+shrinks the KV cache; 1 is multi-query attention). ``mlp="gelu_tanh"`` is the tanh approximation of GELU
+that GPT-2's released weights were trained with. Every entry point checks its token ids
 (integers in ``[0, vocab_size)``), the sequence length against ``block_size`` and a cache
 against the model and the batch, so a wrong call fails with a sentence, not inside PyTorch.
 """
@@ -22,7 +27,7 @@ against the model and the batch, so a wrong call fails with a sentence, not insi
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -32,9 +37,11 @@ from . import sampling
 from ._checks import ArgumentError, integer, one_of, tensor, token_ids
 from .attention import attention, causal_mask, check_head_sizes
 from .positions import LearnedPositions, RotaryEmbedding
-from .transformer import FeedForward, LayerNorm
+from .transformer import FeedForward, LayerNorm, RMSNorm, SwiGLU, swiglu_hidden
 
 POSITIONS = ("learned", "rope")
+NORMS = ("layernorm", "rmsnorm")
+MLPS = ("gelu", "gelu_tanh", "swiglu")
 
 
 @dataclass
@@ -49,20 +56,55 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True         # biases in the linear layers and LayerNorms (GPT-2: True)
     position: str = "learned"  # "learned" (GPT-2's wpe) or "rope" (rotary, as in LLaMA)
+    # the modern changes (notebook 10); the defaults keep GPT-2's block
+    norm: str = "layernorm"   # "layernorm" (GPT-2) or "rmsnorm" (LLaMA)
+    mlp: str = "gelu"         # "gelu" (4C MLP), "gelu_tanh" (GPT-2's released weights) or "swiglu" (LLaMA)
+    d_ff: int | None = None   # MLP hidden width; None: 4·n_embd, or swiglu_hidden(n_embd) for "swiglu"
+    n_kv_head: int | None = None  # key/value heads; None: n_head (multi-head), 1: multi-query, else grouped-query
 
     def __post_init__(self):
         sizes = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd")
         check_head_sizes({name: getattr(self, name) for name in sizes}, width="n_embd", dropout=self.dropout)
         one_of("position", self.position, POSITIONS)
+        one_of("norm", self.norm, NORMS)
+        one_of("mlp", self.mlp, MLPS)
+        if self.d_ff is not None:
+            integer("d_ff", self.d_ff, min=1)
+        if self.n_kv_head is not None:
+            integer("n_kv_head", self.n_kv_head, min=1)
+            if self.n_head % self.n_kv_head:
+                raise ArgumentError(f"n_kv_head must divide n_head={self.n_head} (each key/value head serves "
+                                    f"n_head // n_kv_head query heads); got {self.n_kv_head}")
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError("position='rope' needs an even head size n_embd // n_head; "
                              f"got {self.n_embd // self.n_head}")
+
+    @property
+    def kv_heads(self) -> int:
+        """The number of key/value heads: ``n_kv_head``, or ``n_head`` when it is None."""
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def hidden(self) -> int:
+        """The MLP's hidden width: ``d_ff``, or 4·n_embd (GELU) / ``swiglu_hidden(n_embd)`` (SwiGLU)."""
+        if self.d_ff is not None:
+            return self.d_ff
+        return swiglu_hidden(self.n_embd) if self.mlp == "swiglu" else 4 * self.n_embd
+
+    def __repr__(self) -> str:
+        """GPT-2's fields always; a modern field only when it is set (so a GPT-2 config prints as before)."""
+        shown = [f.name for f in fields(self) if f.name not in _MODERN or getattr(self, f.name) != f.default]
+        return f"GPTConfig({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
+
+_MODERN = ("norm", "mlp", "d_ff", "n_kv_head")
 
 
 class KVCache:
     """The keys and values every layer has computed so far, so a new token need not recompute them.
 
-    Buffers of shape (n_layer, B, n_head, block_size, head_dim) are allocated once;
+    Buffers of shape (n_layer, B, n_kv_head, block_size, head_dim) are allocated once (n_kv_head =
+    n_head unless the model shares key/value heads, see :class:`GPTConfig`);
     :meth:`update` writes a layer's new keys/values at positions ``length…`` and returns all
     of them up to the end of the new ones; :meth:`advance` moves ``length`` on after the last
     layer. ``length`` is also the position of the next token (its offset for the position
@@ -72,13 +114,13 @@ class KVCache:
     def __init__(self, config: GPTConfig, batch_size: int, *, device=None, dtype=torch.float32):
         batch_size = integer("batch_size", batch_size, min=1)
         hs = config.n_embd // config.n_head
-        shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
+        shape = (config.n_layer, batch_size, config.kv_heads, config.block_size, hs)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.block_size, self.length = config.block_size, 0
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store ``k``, ``v`` (B, nh, T, hs) of ``layer``; return its keys and values (B, nh, length + T, hs).
+        """Store ``k``, ``v`` (B, n_kv, T, hs) of ``layer``; return its keys and values (B, n_kv, length + T, hs).
 
         The caller (:meth:`GPT.next_logits`) has checked that ``length + T`` fits ``block_size``."""
         start, end = self.length, self.length + k.shape[2]
@@ -101,52 +143,78 @@ class CausalSelfAttention(nn.Module):
     With ``config.position == "rope"`` q and k are rotated by their positions
     (:class:`lmcourse.positions.RotaryEmbedding`) before the scores, so the scores depend on
     how far apart two tokens are, not on where they sit.
+
+    With ``n_kv_head`` < ``n_head`` (grouped-query attention, Ainslie et al. 2023; multi-query for 1,
+    Shazeer 2019) ``c_attn`` makes n_head query heads but only n_kv_head key and value heads
+    (C -> C + 2·n_kv_head·hs), the cache stores only those, and query head h reads key/value
+    head ``h // (n_head // n_kv_head)`` — what ``repeat_interleave`` on the head axis gives.
     """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.n_head, self.n_kv_head, self.n_embd = config.n_head, config.kv_heads, config.n_embd
+        self.dropout = config.dropout
+        kv = self.n_kv_head * (config.n_embd // config.n_head)           # width of all key (or value) heads
+        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * kv, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         rope = config.position == "rope"
         self.rope = RotaryEmbedding(config.n_embd // config.n_head, config.block_size) if rope else None
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, *, need_weights: bool = False):
         B, T, C = x.shape
-        hs = C // self.n_head
-        q, k, v = self.c_attn(x).split(C, dim=2)                          # (B, T, 3C) -> 3 × (B, T, C)
-        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # -> (B, nh, T, hs)
+        hs, n_kv = C // self.n_head, self.n_kv_head
+        q, k, v = self.c_attn(x).split((C, n_kv * hs, n_kv * hs), dim=2)  # (B, T, C + 2·n_kv·hs) -> q, k, v
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)                 # (B, T, C) -> (B, nh, T, hs)
+        k, v = (t.view(B, T, n_kv, hs).transpose(1, 2) for t in (k, v))   # -> (B, n_kv, T, hs)
         if self.rope is not None:                                         # rotate q and k by their positions
             offset = cache.length if cache is not None else 0
             q, k = self.rope(q, offset), self.rope(k, offset)
         if cache is not None:
-            k, v = cache.update(layer, k, v)                              # (B, nh, T_k, hs), T_k = past + T
+            k, v = cache.update(layer, k, v)                              # (B, n_kv, T_k, hs), T_k = past + T
         T_k = k.shape[2]
         p = self.dropout if self.training else 0.0
-        weights = None
+        weights, gqa = None, n_kv != self.n_head
         if need_weights:
+            if gqa:                                                       # give every query head its k/v head
+                k, v = (t.repeat_interleave(self.n_head // n_kv, dim=1) for t in (k, v))  # -> (B, nh, T_k, hs)
             y, weights = attention(q, k, v, causal_mask(T, T_k, device=x.device), dropout_p=p)
         elif T == T_k:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True, enable_gqa=gqa)
         elif T == 1:                                                      # one new token sees every cached key
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, enable_gqa=gqa)
         else:                                                             # a chunk after a cached prefix
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(T, T_k, device=x.device), dropout_p=p)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(T, T_k, device=x.device), dropout_p=p,
+                                               enable_gqa=gqa)
         y = y.transpose(1, 2).reshape(B, T, C)                            # (B, nh, T, hs) -> (B, T, C)
         y = self.c_proj(y)
         return (y, weights) if need_weights else y
 
 
+def _norm(config: GPTConfig) -> nn.Module:
+    """The block's normalization: LayerNorm (GPT-2) or RMSNorm (LLaMA), over n_embd."""
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd)
+    return LayerNorm(config.n_embd, bias=config.bias)
+
+
+def _mlp(config: GPTConfig) -> nn.Module:
+    """The block's MLP: GPT-2's 4C GELU MLP (exact or tanh GELU) or LLaMA's SwiGLU."""
+    if config.mlp == "swiglu":
+        return SwiGLU(config.n_embd, config.hidden, bias=config.bias)
+    return FeedForward(config.n_embd, config.hidden, dropout=0.0, activation=config.mlp, bias=config.bias)
+
+
 class Block(nn.Module):
-    """GPT-2's pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``; (B, T, C) -> (B, T, C)."""
+    """GPT-2's pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``; (B, T, C) -> (B, T, C).
+
+    ``config.norm`` and ``config.mlp`` choose the norm and the MLP (LayerNorm and GELU for GPT-2)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        C = config.n_embd
-        self.ln_1 = LayerNorm(C, bias=config.bias)
+        self.ln_1 = _norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = LayerNorm(C, bias=config.bias)
-        self.mlp = FeedForward(C, 4 * C, dropout=0.0, activation="gelu", bias=config.bias)
+        self.ln_2 = _norm(config)
+        self.mlp = _mlp(config)
         self.drop = nn.Dropout(config.dropout)                            # on each residual branch
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, *, need_weights: bool = False):
@@ -177,12 +245,13 @@ class GPT(nn.Module):
         self.wpe = LearnedPositions(c.block_size, c.n_embd) if c.position == "learned" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
-        self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
+        self.ln_f = _norm(c)
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight                              # weight tying: one (V, C) matrix
         self.apply(self._init_weights)
         for block in self.blocks:                                          # GPT-2: scale the residual projections
-            for proj in (block.attn.c_proj, block.mlp.linear2):
+            out = block.mlp.w2 if c.mlp == "swiglu" else block.mlp.linear2
+            for proj in (block.attn.c_proj, out):
                 nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
 
     @staticmethod
@@ -203,9 +272,9 @@ class GPT(nn.Module):
             if not isinstance(cache, KVCache):
                 raise ArgumentError("cache must be a KVCache (model.new_cache(batch_size)); "
                                     f"got {type(cache).__name__}")
-            want = (c.n_layer, idx.shape[0], c.n_head, c.block_size, c.n_embd // c.n_head)
+            want = (c.n_layer, idx.shape[0], c.kv_heads, c.block_size, c.n_embd // c.n_head)
             if tuple(cache.k.shape) != want:
-                raise ArgumentError(f"cache must be of shape (n_layer, B, n_head, block_size, head_dim) = {want} "
+                raise ArgumentError(f"cache must be of shape (n_layer, B, n_kv_head, block_size, head_dim) = {want} "
                                     f"for idx {tuple(idx.shape)}; got {tuple(cache.k.shape)}")
             offset, cached = cache.length, f" ({cache.length} cached + {idx.shape[1]} new)"
         if offset + idx.shape[1] > c.block_size:
@@ -357,12 +426,19 @@ def parameter_count(config: GPTConfig) -> int:
     """Parameters of ``GPT(config)`` from the formula (the tied head counts once).
 
     Embeddings V·C, plus block_size·C for learned positions (RoPE has no parameters); per
-    block 12·C² + 13·C with biases (attention 4C² + 4C, MLP 8C² + 5C, two LayerNorms 4C) or
-    12·C² + 2·C without; the final LayerNorm 2C (or C).
+    block, for GPT-2's sizes, 12·C² + 13·C with biases (attention 4C² + 4C, MLP 8C² + 5C, two
+    LayerNorms 4C) or 12·C² + 2·C without; the final LayerNorm 2C (or C). In general attention
+    has C·(C + 2·K) + C² weights (K = n_kv_head·head_dim), a GELU MLP 2·C·F and a SwiGLU 3·C·F
+    (F = the hidden width), and an RMSNorm C.
     """
-    C, L = config.n_embd, config.n_layer
-    per_block = 12 * C * C + (13 * C if config.bias else 2 * C)
-    final_norm = 2 * C if config.bias else C
+    C, L, F_ = config.n_embd, config.n_layer, config.hidden
+    K = config.kv_heads * (C // config.n_head)
+    attn = C * (C + 2 * K) + C * C + (C + 2 * K + C if config.bias else 0)
+    if config.mlp == "swiglu":
+        mlp = 3 * C * F_ + (2 * F_ + C if config.bias else 0)
+    else:
+        mlp = 2 * C * F_ + (F_ + C if config.bias else 0)
+    norm = C if config.norm == "rmsnorm" else (2 * C if config.bias else C)
     positions = config.block_size * C if config.position == "learned" else 0
-    return config.vocab_size * C + positions + L * per_block + final_norm
+    return config.vocab_size * C + positions + L * (attn + mlp + 2 * norm) + norm
 

@@ -11,6 +11,7 @@ Masks follow :mod:`lmcourse.attention`: bool, ``True`` = may attend. (PyTorch's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +23,8 @@ from ._checks import ArgumentError, integer, number, one_of, tensor, token_ids
 from .attention import MultiHeadAttention, check_head_sizes, padding_mask
 from .positions import SinusoidalPositions
 
-_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu,
+                "gelu_tanh": functools.partial(F.gelu, approximate="tanh")}  # GPT-2's "gelu_new"
 
 
 class LayerNorm(nn.Module):

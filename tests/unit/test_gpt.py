@@ -89,7 +89,7 @@ def test_a_full_cache_refuses_one_more_token_naming_both_numbers(model):
 
 
 @pytest.mark.parametrize("cache, fragment", [
-    (KVCache(SMALL, 3), "cache must be of shape (n_layer, B, n_head, block_size, head_dim) = (2, 2, 2, 16, 8) "
+    (KVCache(SMALL, 3), "cache must be of shape (n_layer, B, n_kv_head, block_size, head_dim) = (2, 2, 2, 16, 8) "
                         "for idx (2, 4); got (2, 3, 2, 16, 8)"),
     (KVCache(GPTConfig(block_size=16, vocab_size=11, n_layer=2, n_head=4, n_embd=16), 2), "got (2, 2, 4, 16, 4)"),
     (KVCache(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16), 2), "got (2, 2, 2, 8, 8)"),

@@ -172,7 +172,7 @@ def test_layer_norm_rejects_the_wrong_width():
 
 
 def test_feed_forward_rejects_an_unknown_activation():
-    with pytest.raises(ValueError, match="activation must be one of \\('relu', 'gelu'\\); got 'tanh'"):
+    with pytest.raises(ValueError, match="activation must be one of \\('relu', 'gelu', 'gelu_tanh'\\); got 'tanh'"):
         FeedForward(8, 16, activation="tanh")
 
 
