@@ -102,9 +102,10 @@ def test_a_gpt2model_checkpoint_without_prefix_with_old_mask_buffers_loads_the_s
     for i in range(hf.config.n_layer):                                # what transformers < 4.30 saved
         sd[f"h.{i}.attn.bias"] = torch.tril(torch.ones(1, 1, 16, 16, dtype=torch.bool))
         sd[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
-    ours = load_gpt2(sd, hf.config)
+    ours, from_module = load_gpt2(sd, hf.config), load_gpt2(body)
     idx = torch.randint(0, 50, (2, 10))
     torch.testing.assert_close(_logits(ours, idx), _logits(hf, idx), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(_logits(from_module, idx), _logits(hf, idx), atol=1e-5, rtol=1e-5)
 
 
 def test_float16_checkpoint_loads_exactly_into_float32():
