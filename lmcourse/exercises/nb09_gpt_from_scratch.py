@@ -1,4 +1,5 @@
-"""Checkers for notebook 09: the causal mask, the nucleus (top-p) filter, and the GPT parameter count."""
+"""Checkers for notebook 09: the causal mask, the nucleus (top-p) filter, the GPT parameter count, the KV cache's
+size, and grouped-query attention's expansion of key/value heads."""
 
 from __future__ import annotations
 
@@ -139,3 +140,73 @@ def check_parameter_count(count) -> Result:
         Mistake(_mlp_width_c, "the MLP is 4·C wide: C×4C + 4C×C = 8·C² weights, not 2·C²."),
         Mistake(_no_final_norm, "the final LayerNorm ln_f (2·C) is missing."),
     ])
+
+
+_CACHE_CONFIGS = [
+    (GPTConfig(block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384), 1, 256, 4,
+     "nanoGPT's Shakespeare GPU model (6 layers, 6 heads of 64), batch 1, 256 tokens, fp32 (4 bytes)"),
+    (GPTConfig(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768), 8, 300, 2,
+     "GPT-2 small, batch 8, 300 tokens of its 1024, fp16 (2 bytes)"),
+    (GPTConfig(block_size=4096, vocab_size=32000, n_layer=80, n_head=64, n_embd=8192, n_kv_head=8), 1, 4096, 2,
+     "LLaMA-2-70B's attention (80 layers, 64 query heads of 128, 8 kv heads), 4096 tokens, fp16"),
+]
+
+
+def _cache_size(config, batch_size, seq_len, bytes_per_value):
+    head_dim = config.n_embd // config.n_head
+    return 2 * config.n_layer * batch_size * seq_len * config.kv_heads * head_dim * bytes_per_value
+
+
+def check_cache_size(cache_size) -> Result:
+    """``cache_size(config, batch_size, seq_len, bytes_per_value)``: the bytes of keys and values a full cache holds."""
+    cases = [Case((c, b, t, nbytes), label=label) for c, b, t, nbytes, label in _CACHE_CONFIGS]
+    return check_function(cache_size, _cache_size, cases, name="check_cache_size",
+                          compare=lambda got, exp: isinstance(got, int) and got == exp, mistakes=[
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // 2,
+                "half the size: the cache stores keys *and* values, two tensors of the same shape (the factor 2)."),
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // c.kv_heads * c.n_head,
+                "you counted every query head; only the key/value heads are cached. With grouped-query "
+                "attention that is config.kv_heads (8 for LLaMA-2-70B), not n_head."),
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // c.n_layer,
+                "one layer's cache: every layer keeps its own keys and values (the factor n_layer)."),
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // n,
+                "that is the number of values; multiply by bytes_per_value to get bytes."),
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // t * c.block_size,
+                "you used block_size; the cache holds seq_len positions here (a KVCache allocates block_size, "
+                "but only the tokens so far are filled)."),
+        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // b,
+                "one sequence's cache: every sequence in the batch has its own (the factor batch_size)."),
+    ])
+
+
+def _kv_cases():
+    g = torch.Generator().manual_seed(16)
+    shapes = [((1, 2, 3, 4), 6, "k (B=1, n_kv=2, T=3, hs=4), n_head = 6 (3 query heads per kv head)"),
+              ((2, 4, 5, 3), 8, "k (2, 4, 5, 3), n_head = 8 (2 query heads per kv head)"),
+              ((2, 1, 4, 2), 4, "k (2, 1, 4, 2), n_head = 4 (multi-query: one kv head for all)"),
+              ((1, 3, 2, 2), 3, "k (1, 3, 2, 2), n_head = 3 (as many kv heads as query heads: unchanged)")]
+    return [Case((torch.randn(*shape, generator=g), n_head), label=label) for shape, n_head, label in shapes]
+
+
+def _expand(k, n_head):
+    return k.repeat_interleave(n_head // k.shape[1], dim=1)
+
+
+def check_expand_kv(expand_kv) -> Result:
+    """``expand_kv(k, n_head)``: key (or value) heads (B, n_kv, T, hs) -> (B, n_head, T, hs), each kv head given
+    to its ``n_head // n_kv`` query heads in a row."""
+    return check_function(expand_kv, _expand, _kv_cases(), name="check_expand_kv", compare=_same_tensor, mistakes=[
+        Mistake(lambda k, n: k.repeat(1, n // k.shape[1], 1, 1),
+                "right shape, wrong heads: repeat tiles the kv heads (0, 1, 0, 1, …), so query head 1 reads kv "
+                "head 1. Query heads 0…g-1 share kv head 0, the next g kv head 1: repeat_interleave (0, 0, 1, 1, …)."),
+        Mistake(lambda k, n: k.repeat_interleave(n // k.shape[1], dim=2),
+                "you repeated along the time axis (dim 2): that copies positions, not heads. The heads are dim 1."),
+        Mistake(lambda k, n: k.repeat_interleave(n // k.shape[1], dim=-1),
+                "you repeated along the head size (the last axis); the heads are dim 1 of (B, n_kv, T, hs)."),
+        Mistake(lambda k, n: k.repeat_interleave(k.shape[1], dim=1),
+                "each kv head serves n_head // n_kv query heads; you repeated it n_kv times."),
+    ])
+
+
+def _same_tensor(got, expected) -> bool:
+    return isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.equal(got, expected)
