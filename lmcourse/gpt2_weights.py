@@ -1,5 +1,7 @@
 """GPT-2's released weights in our :class:`lmcourse.gpt.GPT`: a checkpoint conversion, name by name.
 
+Notebook 09 loads a random ``GPT2LMHeadModel`` through it and checks the logits and greedy tokens.
+
 Our GPT *is* GPT-2's architecture (learned positions, pre-norm blocks, a 4C MLP, a head tied to the
 token embedding), so a Hugging Face ``GPT2LMHeadModel`` fits it with three translations:
 
