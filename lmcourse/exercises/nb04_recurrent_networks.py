@@ -1,4 +1,4 @@
-"""Checkers for notebook 04: one LSTM step from the equations, and clipping by global norm."""
+"""Checkers for notebook 04: one LSTM step and one GRU step from the equations, and clipping by global norm."""
 
 from __future__ import annotations
 
@@ -61,6 +61,71 @@ def check_lstm_step(lstm_step) -> Result:
         Mistake(_no_input_gate, "the input gate is missing: c_new = f * c + i * g, not f * c + g."),
         Mistake(_order_ifog, "the gates are in the wrong order: PyTorch's rows are (i, f, g, o), "
                              "so the third chunk is the candidate g and the fourth is the output gate o."),
+    ])
+
+
+def _gru_cases() -> list[Case]:
+    gen = torch.Generator().manual_seed(16)
+    cases = []
+    for B, D, H in ((1, 3, 2), (4, 5, 3), (2, 2, 6)):   # batch, input size, hidden size
+        args = (torch.randn(B, D, generator=gen), torch.randn(B, H, generator=gen),
+                torch.randn(3 * H, D, generator=gen), torch.randn(3 * H, H, generator=gen),
+                torch.randn(3 * H, generator=gen), torch.randn(3 * H, generator=gen))
+        cases.append(Case(args, label=f"random x ({B}, {D}), h ({B}, {H}), hidden size {H}, two biases"))
+    return cases
+
+
+def _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_r, x_z, x_n = (x @ W_ih.T + b_ih).chunk(3, dim=1)
+    h_r, h_z, h_n = (h @ W_hh.T + b_hh).chunk(3, dim=1)
+    return x_r, x_z, x_n, h_r, h_z, h_n
+
+
+def _gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_r, x_z, x_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def _gru_order_zrn(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_z, x_r, x_n, h_z, h_r, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    return (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+
+
+def _gru_reset_before_matrix(x, h, W_ih, W_hh, b_ih, b_hh):
+    H = h.shape[1]
+    x_r, x_z, x_n, h_r, h_z, _ = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+    return (1 - z) * n + z * h
+
+
+def _gru_z_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_r, x_z, x_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    return z * torch.tanh(x_n + r * h_n) + (1 - z) * h
+
+
+def _gru_no_reset(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_r, x_z, x_n, h_r, h_z, h_n = _gru_parts(x, h, W_ih, W_hh, b_ih, b_hh)
+    z = torch.sigmoid(x_z + h_z)
+    return (1 - z) * torch.tanh(x_n + h_n) + z * h
+
+
+def check_gru_step(gru_step) -> Result:
+    """``gru_step(x, h, W_ih, W_hh, b_ih, b_hh) -> h_new`` with PyTorch's gate order (r, z, n) and two biases."""
+    return check_function(gru_step, _gru_step, _gru_cases(), name="check_gru_step", mistakes=[
+        Mistake(_gru_order_zrn, "the gates are in the wrong order: PyTorch's rows are (r, z, n), so the first "
+                                "chunk is the reset gate r and the second the update gate z."),
+        Mistake(_gru_reset_before_matrix, "the reset gate multiplied h before W_hn. That is the original "
+                                          "paper's form; PyTorch (and cuDNN) apply r after the matrix: "
+                                          "n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."),
+        Mistake(_gru_z_swapped, "z and 1 - z are swapped: in PyTorch's convention z is how much of the old "
+                                "state to keep, h_new = (1 - z) * n + z * h."),
+        Mistake(_gru_no_reset, "the reset gate is missing from the candidate: n = tanh(W_in x + b_in + "
+                               "r * (W_hn h + b_hn)), with r = sigmoid(first chunk)."),
     ])
 
 
