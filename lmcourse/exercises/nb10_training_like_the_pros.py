@@ -1,4 +1,4 @@
-"""Checkers for notebook 10: the warmup + cosine learning rate, and AdamW's decay / no-decay split."""
+"""Checkers for notebook 10: the warmup + cosine learning rate, AdamW's decay / no-decay split, and RMSNorm."""
 
 from __future__ import annotations
 
@@ -142,4 +142,72 @@ def check_split_decay(split_decay) -> Result:
         Mistake(_swapped, "the two groups are swapped: matrices (dim >= 2) are decayed, vectors are not."),
         Mistake(_no_embeddings, "only nn.Linear weights are decayed: embeddings are matrices too and nanoGPT "
                                 "decays every parameter with dim >= 2."),
+    ])
+
+
+def _rms_norm(x, weight, eps=1e-6):
+    return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight, eps)
+
+
+def _mean_removed(x, weight, eps=1e-6):
+    """Wrong: subtracts the mean first — that is LayerNorm (without its shift), not RMSNorm."""
+    centred = x - x.mean(-1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def _no_eps(x, weight, eps=1e-6):
+    """Wrong: no eps, so a vector near zero is blown up (and an all-zero one gives NaN)."""
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True)) * weight
+
+
+def _eps_outside(x, weight, eps=1e-6):
+    """Wrong: eps added after the square root instead of under it."""
+    return x / (torch.sqrt(x.pow(2).mean(-1, keepdim=True)) + eps) * weight
+
+
+def _by_std(x, weight, eps=1e-6):
+    """Wrong: divides by the standard deviation, which measures the spread around the mean, not the size."""
+    return x / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight
+
+
+def _by_norm(x, weight, eps=1e-6):
+    """Wrong: divides by the Euclidean norm ‖x‖ = √(sum of squares), √C times the RMS."""
+    return x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * weight
+
+
+def _whole_tensor(x, weight, eps=1e-6):
+    """Wrong: one mean square over the whole tensor instead of one per vector (the last axis)."""
+    return x / torch.sqrt(x.pow(2).mean() + eps) * weight
+
+
+def _no_weight(x, weight, eps=1e-6):
+    """Wrong: the learned gain is never applied."""
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def check_rms_norm(rms_norm) -> Result:
+    """``rms_norm(x, weight, eps=1e-6)``: x / √(mean(x²) over the last axis + eps) · weight, as ``torch.nn.RMSNorm``."""
+    g = torch.Generator().manual_seed(0)
+    offset = torch.randn(4, 8, generator=g) + 2.0                      # rows with a mean far from 0
+    gain = torch.rand(8, generator=g) + 0.5
+    batch = torch.randn(2, 3, 16, generator=g) * torch.tensor([[[0.5]], [[3.0]]])
+    tiny = torch.randn(3, 8, generator=g) * 1e-4                        # mean square ~1e-8, below eps
+    cases = [Case((offset, gain), label="x of shape (4, 8) whose rows have a mean near 2, a random gain"),
+             Case((batch, torch.ones(16)), label="x of shape (2, 3, 16), the two batches on different scales, gain 1"),
+             Case((tiny, gain), label="x of shape (3, 8) with values around 1e-4 (mean square far below eps=1e-6)"),
+             Case((offset, gain), {"eps": 1.0}, label="the (4, 8) input again with eps=1.0")]
+    return check_function(rms_norm, _rms_norm, cases, name="check_rms_norm", rtol=1e-5, atol=1e-6, mistakes=[
+        Mistake(_mean_removed, "you subtract the mean first: that is LayerNorm. RMSNorm keeps the mean and only "
+                               "divides by the root mean square, √(mean(x²) + eps)."),
+        Mistake(_by_std, "you divide by the standard deviation, which is measured around the mean; RMSNorm divides "
+                         "by the root mean square of x itself, √(mean(x²) + eps)."),
+        Mistake(_by_norm, "you divide by the norm √(Σ x²), which is √C times too big: take the mean of the squares "
+                          "over the last axis, not their sum."),
+        Mistake(_whole_tensor, "one mean square for the whole tensor: each vector (the last axis) gets its own, "
+                               "x.pow(2).mean(-1, keepdim=True)."),
+        Mistake(_no_weight, "the output is never multiplied by weight, the learned gain (one value per feature)."),
+        Mistake(_no_eps, "there is no eps: a vector near zero is divided by almost nothing. Add eps under the square "
+                         "root, √(mean(x²) + eps), as torch.nn.RMSNorm does."),
+        Mistake(_eps_outside, "eps is added after the square root; torch.nn.RMSNorm adds it inside: "
+                              "√(mean(x²) + eps)."),
     ])
