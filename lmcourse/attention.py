@@ -52,6 +52,37 @@ def causal_mask(t_q: int, t_k: int | None = None, *, device=None) -> torch.Tenso
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
 
 
+def sliding_window_mask(t_q: int, t_k: int | None = None, *, window: int, device=None) -> torch.Tensor:
+    """The ``(t_q, t_k)`` causal mask that lets each query see only its last ``window`` keys, itself included.
+
+    Sliding-window attention (Mistral 7B, Jiang et al. 2023): query t attends to keys
+    t − window + 1 … t, a band of width ``window`` under the diagonal, so each row keeps at
+    most ``window`` scores however long the text. Aligned bottom-right like :func:`causal_mask`
+    when ``t_k > t_q``; ``window >= t_k`` gives the plain causal mask. The same pattern as
+    Hugging Face's ``sliding_window_causal_mask_function``.
+    """
+    window = integer("window", window, min=1)
+    mask = causal_mask(t_q, t_k, device=device)                   # (t_q, t_k): keys at or before the query
+    return mask & ~mask.tril(diagonal=mask.shape[1] - mask.shape[0] - window)   # minus keys window or more back
+
+
+def attention_scores_bytes(t_q: int, t_k: int | None = None, *, batch: int = 1, n_head: int = 1,
+                           dtype: torch.dtype = torch.float32) -> int:
+    """Bytes of the ``(batch, n_head, t_q, t_k)`` score (or weight) table that written-out attention stores.
+
+    ``batch · n_head · t_q · t_k · bytes per element``: what :func:`attention` allocates for its
+    weights, and what :func:`tiled_attention` never holds at once. Quadratic in the length:
+    GPT-2 small (12 heads) at 1024 tokens in float32 needs 48 MiB per layer and sequence.
+    """
+    t_q = integer("t_q", t_q, min=1)
+    t_k = t_q if t_k is None else integer("t_k", t_k, min=1)
+    integer("batch", batch, min=1)
+    integer("n_head", n_head, min=1)
+    if not isinstance(dtype, torch.dtype):
+        raise ArgumentError(f"dtype must be a torch.dtype such as torch.float32; got {dtype!r}")
+    return batch * n_head * t_q * t_k * torch.empty((), dtype=dtype).element_size()
+
+
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """``(B, T)`` token ids -> ``(B, 1, 1, T)`` boolean mask, ``True`` where the key is a real token.
 

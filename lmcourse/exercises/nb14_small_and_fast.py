@@ -1,5 +1,6 @@
 """Checkers for notebook 14: per-channel int8 quantization, a magnitude-pruning mask, the
-distillation loss with its T², and merging a LoRA adapter into its weight."""
+distillation loss with its T², merging a LoRA adapter into its weight, and merging two partial
+(online) softmax results the way tiled attention does."""
 
 from __future__ import annotations
 
@@ -213,4 +214,92 @@ def check_lora_merge(merge) -> Result:
                                                                             "alpha / r, not r / alpha."),
         Mistake(lambda W, A, B, alpha: (alpha / A.shape[0]) * (B @ A), "W itself is missing: the adapter adds "
                                                                        "to the frozen weight, W + ΔW."),
+    ])
+
+
+# --- exercise 5: merge two partial softmax results (the online-softmax update) ----------------
+
+def _partial_softmax(scores: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One part of the keys processed alone: scores (N, T) and values (T, d) -> m (N,), l (N,), acc (N, d).
+
+    ``m`` is each row's largest score, ``l = Σ exp(s − m)`` and ``acc = Σ exp(s − m) · v``; a row whose
+    scores are all −inf (no visible key) gets m = −inf, l = 0 and acc = 0.
+    """
+    m = scores.amax(-1)                                                    # (N,)
+    p = torch.exp(scores - torch.where(torch.isinf(m), 0.0, m)[:, None])  # exp(-inf) = 0 for hidden keys
+    return m, p.sum(-1), p @ v
+
+
+def _merge_softmax(m1, l1, acc1, m2, l2, acc2):
+    m = torch.maximum(m1, m2)
+    a1, a2 = torch.exp(m1 - m), torch.exp(m2 - m)
+    return m, l1 * a1 + l2 * a2, acc1 * a1[:, None] + acc2 * a2[:, None]
+
+
+def _no_rescaling(m1, l1, acc1, m2, l2, acc2):
+    return torch.maximum(m1, m2), l1 + l2, acc1 + acc2
+
+
+def _sum_not_rescaled(m1, l1, acc1, m2, l2, acc2):
+    m, _, acc = _merge_softmax(m1, l1, acc1, m2, l2, acc2)
+    return m, l1 + l2, acc
+
+
+def _old_part_not_rescaled(m1, l1, acc1, m2, l2, acc2):
+    m = torch.maximum(m1, m2)
+    a2 = torch.exp(m2 - m)
+    return m, l1 + l2 * a2, acc1 + acc2 * a2[:, None]
+
+
+def _upside_down(m1, l1, acc1, m2, l2, acc2):
+    m = torch.maximum(m1, m2)
+    a1, a2 = torch.exp(m - m1), torch.exp(m - m2)
+    return m, l1 * a1 + l2 * a2, acc1 * a1[:, None] + acc2 * a2[:, None]
+
+
+def _without_the_max(m1, l1, acc1, m2, l2, acc2):
+    m = torch.maximum(m1, m2)
+    e1, e2 = torch.exp(m1), torch.exp(m2)                                  # exp of raw scores: overflows
+    total, out = l1 * e1 + l2 * e2, acc1 * e1[:, None] + acc2 * e2[:, None]
+    return m, total / torch.exp(m), out / torch.exp(m)[:, None]
+
+
+def _normalised(m1, l1, acc1, m2, l2, acc2):
+    m, total, acc = _merge_softmax(m1, l1, acc1, m2, l2, acc2)
+    return m, total, acc / total[:, None]
+
+
+def _merge_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for n, t1, t2, d, shift, label in [(3, 5, 7, 4, 0.0, "3 queries, keys split 5 + 7, ordinary scores"),
+                                       (4, 6, 6, 3, 100.0, "4 queries, scores near 100 in float32")]:
+        s, v = torch.randn(n, t1 + t2, generator=g) * 3 + shift, torch.randn(t1 + t2, d, generator=g)
+        s[0, t1:] += 5                                                     # part B holds query 0's maximum
+        cases.append(Case(_partial_softmax(s[:, :t1], v[:t1]) + _partial_softmax(s[:, t1:], v[t1:]), label=label))
+    s, v = torch.randn(3, 8, generator=g), torch.randn(8, 2, generator=g)
+    s[1, :4] = float("-inf")                                               # query 1 sees no key of part A
+    cases.append(Case(_partial_softmax(s[:, :4], v[:4]) + _partial_softmax(s[:, 4:], v[4:]),
+                      label="3 queries, part A empty for query 1 (m1 = -inf, l1 = 0, acc1 = 0)"))
+    return cases
+
+
+def check_softmax_merge(merge) -> Result:
+    """``merge(m1, l1, acc1, m2, l2, acc2) -> (m, l, acc)``: two partial softmax results (N,), (N,), (N, d)
+    combined, with m = max(m1, m2) and each part rescaled by exp(m_part − m)."""
+    return check_function(merge, _merge_softmax, _merge_cases(), name="check_softmax_merge", rtol=1e-5, atol=1e-6,
+                          mistakes=[
+        Mistake(_no_rescaling, "the two parts were added as they are, but each was computed against its own "
+                               "maximum: multiply part 1 by exp(m1 − m) and part 2 by exp(m2 − m) before adding."),
+        Mistake(_sum_not_rescaled, "acc is right but l = l1 + l2 was not rescaled: the sums need the same "
+                                   "factors exp(m1 − m) and exp(m2 − m) as the outputs, or acc / l is off."),
+        Mistake(_old_part_not_rescaled, "only part 2 was rescaled: when part 2 raises the maximum, part 1's sum "
+                                        "and output were computed against the old m1 and must shrink by "
+                                        "exp(m1 − m) too."),
+        Mistake(_upside_down, "the factors are upside down: exp(m − m1) is ≥ 1 and grows the old terms; "
+                              "moving a part to a larger maximum multiplies it by exp(m1 − m) ≤ 1."),
+        Mistake(_without_the_max, "exp of the raw scores overflows (float32 is inf beyond about 88): never "
+                                  "form exp(m1) or exp(m2) alone, only the differences exp(m1 − m), exp(m2 − m)."),
+        Mistake(_normalised, "acc was divided by l: keep acc unnormalised (Σ exp(s − m) · v) so that more "
+                             "parts can still be merged; the division by l happens once, at the very end."),
     ])
