@@ -202,28 +202,35 @@ class AdditiveAttention(nn.Module):
     mask (B, T_k) bool | None)`` returns ``(context, weights)``: context (B, D_v) or
     (B, T_q, D_v), weights (B, T_k) or (B, T_q, T_k). ``mask`` is True where a key may be read
     (real tokens, not padding); a query with every key masked gets zero weights, never NaN.
+    ``W_k h_j`` does not depend on the query: a decoder that attends to the same keys at every step
+    can compute it once and pass it as ``projected_keys`` (B, T_k, hidden_size).
     """
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int):
         super().__init__()
         self.query_size = integer("query_size", query_size, min=1)
         self.key_size = integer("key_size", key_size, min=1)
-        integer("hidden_size", hidden_size, min=1)
+        self.hidden_size = integer("hidden_size", hidden_size, min=1)
         self.W_q = nn.Linear(query_size, hidden_size, bias=False)
         self.W_k = nn.Linear(key_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        sizes = {"D_q": self.query_size, "D_k": self.key_size}
+                mask: torch.Tensor | None = None, *,
+                projected_keys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        sizes = {"D_q": self.query_size, "D_k": self.key_size, "H": self.hidden_size}
         tensor("keys", keys, shape=("B", "T_k", "D_k"), sizes=sizes, dtype="float")
+        if projected_keys is None:
+            projected_keys = self.W_k(keys)                                   # (B, T_k, H)
+        else:
+            tensor("projected_keys", projected_keys, shape=("B", "T_k", "H"), sizes=sizes, dtype=keys.dtype)
         one_step = query.ndim == 2 if isinstance(query, torch.Tensor) else False
         tensor("query", query, shape=("B", "D_q") if one_step else ("B", "T_q", "D_q"), sizes=sizes,
                dtype=keys.dtype)
         values = keys if values is None else tensor("values", values, shape=("B", "T_k", None), sizes=sizes,
                                                     dtype=keys.dtype)
         q = query[:, None, :] if one_step else query                          # (B, T_q, D_q)
-        scores = self.v(torch.tanh(self.W_q(q)[:, :, None, :] + self.W_k(keys)[:, None, :, :]))[..., 0]
+        scores = self.v(torch.tanh(self.W_q(q)[:, :, None, :] + projected_keys[:, None, :, :]))[..., 0]
         # (B, T_q, 1, H) + (B, 1, T_k, H) -> tanh -> v -> (B, T_q, T_k)
         if mask is not None:
             tensor("mask", mask, shape=("B", "T_k"), sizes=sizes, dtype="bool")

@@ -145,18 +145,15 @@ class Seq2Seq(nn.Module):
              memory: Memory) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """One decoder step: ``prev (B,)`` token, ``s (B, H)`` state -> ``(logits (B, V), s' (B, H), weights)``.
 
-        ``weights`` (B, S) are the attention over the source, the same as ``self.attention(s,
-        memory.states, mask=memory.mask)`` but with ``W_k h_j`` taken from the memory instead of
-        recomputed at every step (they sum to 1 over real tokens); ``None`` without attention,
-        where the context is always ``memory.summary``.
+        ``weights`` (B, S) are the attention over the source, ``self.attention(s, memory.states,
+        mask=memory.mask)`` with ``W_k h_j`` taken from the memory instead of recomputed at every step
+        (they sum to 1 over real tokens); ``None`` without attention, where the context is always
+        ``memory.summary``.
         """
         if self.attention is None:
             context, weights = memory.summary, None
-        else:
-            a = self.attention
-            scores = a.v(torch.tanh(a.W_q(s)[:, None, :] + memory.keys))[..., 0]   # (B, 1, A) + (B, S, A) -> (B, S)
-            weights = torch.softmax(scores.masked_fill(~memory.mask, float("-inf")), dim=-1)
-            context = (weights[:, None, :] @ memory.states)[:, 0]                 # (B, 1, S) @ (B, S, H) -> (B, H)
+        else:                                                                   # (B, H), (B, S)
+            context, weights = self.attention(s, memory.states, mask=memory.mask, projected_keys=memory.keys)
         s = self.decoder(torch.cat([self.tgt_embed(prev), context], dim=-1), s)
         return self.head(torch.cat([s, context], dim=-1)), s, weights
 

@@ -40,6 +40,17 @@ def test_many_queries_at_once_and_separate_values(seeded):
         assert torch.allclose(context[:, t], ctx, atol=1e-6) and torch.allclose(weights[:, t], w, atol=1e-6)
 
 
+def test_keys_projected_once_give_the_same_attention(seeded):
+    att = AdditiveAttention(query_size=6, key_size=4, hidden_size=5).double()
+    keys = torch.randn(3, 7, 4, dtype=torch.float64)
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[2, 4:] = False
+    projected = att.W_k(keys)                                            # what a decoder keeps for every step
+    for s in (torch.randn(3, 6, dtype=torch.float64), torch.randn(3, 2, 6, dtype=torch.float64)):
+        want, got = att(s, keys, mask=mask), att(s, keys, mask=mask, projected_keys=projected)
+        assert all(torch.equal(a, b) for a, b in zip(want, got))
+
+
 def test_a_query_with_every_key_masked_gets_zeros_not_nan():
     att = AdditiveAttention(2, 2, 3)
     context, weights = att(torch.randn(1, 2), torch.randn(1, 4, 2), mask=torch.zeros(1, 4, dtype=torch.bool))
@@ -64,6 +75,8 @@ def test_gradients_reach_every_weight(seeded):
     (lambda: AdditiveAttention(2, 2, 3)(torch.randn(1, 2), torch.randn(1, 4, 2),
                                         mask=torch.ones(1, 3, dtype=torch.bool)),
      "mask must be of shape (B, T_k)"),
+    (lambda: AdditiveAttention(2, 2, 3)(torch.randn(1, 2), torch.randn(1, 4, 2), projected_keys=torch.randn(1, 4, 2)),
+     "projected_keys must be of shape (B, T_k, H)"),
 ])
 def test_bad_input_names_the_argument(call, fragment):
     with pytest.raises(ArgumentError) as info:
