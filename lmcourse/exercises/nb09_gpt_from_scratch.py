@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from ..gpt import GPTConfig, parameter_count
+from ..gpt import GPTConfig, kv_cache_bytes, parameter_count
 from ..sampling import top_p_filter
 from .checking import Case, Mistake, Result, check_function
 
 
-def _same_mask(got, expected) -> bool:
+def _same_tensor(got, expected) -> bool:
     return (isinstance(got, torch.Tensor) and got.dtype == expected.dtype and got.shape == expected.shape
             and torch.equal(got, expected))
 
@@ -23,7 +23,7 @@ def check_causal_mask(causal_mask) -> Result:
     """``causal_mask(T)`` must return the (T, T) bool mask with True where query i may see key j (j <= i)."""
     cases = [Case((4,), label="T = 4"), Case((1,), label="T = 1 (a single token sees itself)"),
              Case((7,), label="T = 7")]
-    return check_function(causal_mask, _causal, cases, name="check_causal_mask", compare=_same_mask, mistakes=[
+    return check_function(causal_mask, _causal, cases, name="check_causal_mask", compare=_same_tensor, mistakes=[
         Mistake(lambda t: torch.ones(t, t, dtype=torch.bool).triu(),
                 "upper triangle: that lets each token see the *future* and hides the past. "
                 "Row i is the query; it may see keys j <= i, the lower triangle (tril)."),
@@ -82,7 +82,7 @@ def _nucleus_ascending(probs, p):
 
 def check_top_p(nucleus) -> Result:
     """``nucleus(probs, p)``: probabilities (…, V) -> bool mask (…, V), True for the tokens top-p keeps."""
-    return check_function(nucleus, _nucleus, _top_p_cases(), name="check_top_p", compare=_same_mask, mistakes=[
+    return check_function(nucleus, _nucleus, _top_p_cases(), name="check_top_p", compare=_same_tensor, mistakes=[
         Mistake(_nucleus_keep_below,
                 "you keep tokens while the running total is <= p, so you drop the token that *crosses* p "
                 "(and keep nothing when the top token alone is above p). The nucleus is the smallest set "
@@ -153,8 +153,8 @@ _CACHE_CONFIGS = [
 
 
 def _cache_size(config, batch_size, seq_len, bytes_per_value):
-    head_dim = config.n_embd // config.n_head
-    return 2 * config.n_layer * batch_size * seq_len * config.kv_heads * head_dim * bytes_per_value
+    return kv_cache_bytes(config.n_layer, batch_size, seq_len, config.kv_heads, config.n_embd // config.n_head,
+                          bytes_per_value)
 
 
 def check_cache_size(cache_size) -> Result:
@@ -206,7 +206,3 @@ def check_expand_kv(expand_kv) -> Result:
         Mistake(lambda k, n: k.repeat_interleave(k.shape[1], dim=1),
                 "each kv head serves n_head // n_kv query heads; you repeated it n_kv times."),
     ])
-
-
-def _same_tensor(got, expected) -> bool:
-    return isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.equal(got, expected)
