@@ -13,24 +13,14 @@ log T over the three longest lengths) are what to compare. The last line is
 """
 
 import argparse
+import functools
 import math
-import time
 
 import torch
 import torch.nn.functional as F
 
 from lmcourse.attention import attention, attention_scores_bytes, tiled_attention
-
-
-def _median_ms(fn, inputs: tuple, repeats: int, device: str) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*inputs)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(1e3 * (time.perf_counter() - start))
-    return sorted(times)[len(times) // 2]
+from lmcourse.compression import latency_ms
 
 
 def _slope(xs: list[int], ys: list[float]) -> float:
@@ -67,7 +57,7 @@ def main() -> None:
             if not all(torch.allclose(out, ref, atol=1e-4) for out in outs.values()):
                 raise SystemExit(f"the three attentions disagree at T={T}: this is a bug")
             for name, fn in methods.items():
-                times[name].append(_median_ms(fn, (q, k, v), args.repeats, args.device))
+                times[name].append(latency_ms(functools.partial(fn, q, k, v), repeat=args.repeats, warmup=0))
             mib = attention_scores_bytes(T, n_head=args.heads) / 2**20
             ratios = " ".join(f"{times[name][-1] / times['written out'][-1]:5.2f}" for name in methods)
             print(f"{T:6} {mib:11.2f} " + " ".join(f"{times[name][-1]:20.2f}" for name in methods) + f"   {ratios}")
