@@ -12,6 +12,8 @@ becomes a loss on the policy alone::
 (large β: small steps away, small β: far). Pieces, each usable alone:
 
 * :func:`sequence_logprobs` — log π(y | x) summed over the response tokens, one teacher-forced forward pass;
+* :func:`encode_preference` — a conversation and two candidate replies -> (prompt, chosen, rejected) token lists,
+  in the chat template of :mod:`lmcourse.chat`;
 * :func:`preference_batch` — (prompt, chosen, rejected) token lists -> a padded :class:`PreferenceBatch`;
 * :func:`dpo_loss` — the loss above and the two implicit rewards, as a :class:`DPOOutput`;
 * :func:`frozen_copy` and :func:`train_dpo` — the reference and a plain AdamW loop, with a :class:`DPOHistory`;
@@ -37,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import ArgumentError, integer, number, tensor
+from .chat import check_messages, encode_chat
 
 
 class DPOOutput(NamedTuple):
@@ -121,6 +124,25 @@ def _token_list(name: str, tokens) -> list[int]:
     if bad:
         raise ArgumentError(f"{name} must be a list of token ids (ints >= 0); got {bad[0]!r}")
     return [int(t) for t in tokens]
+
+
+def encode_preference(tokenizer, messages, chosen: str, rejected: str) -> tuple[list[int], list[int], list[int]]:
+    """One preference pair as token lists: ``(prompt_ids, chosen_ids, rejected_ids)``.
+
+    ``messages`` is the conversation so far (``{"role", "content"}`` dicts, ending with the user's turn);
+    ``prompt_ids`` is it rendered by :func:`lmcourse.chat.encode_chat` with the generation prompt
+    (``…<|assistant|>``), and each response is the reply's tokens and the ``<|end|>`` that closes it — exactly the
+    tokens instruction tuning trained the model to write, so prompt + response is the whole conversation.
+    """
+    messages = check_messages(messages)
+    prompt, _ = encode_chat(tokenizer, messages, add_generation_prompt=True)
+    out = [prompt]
+    for name, reply in (("chosen", chosen), ("rejected", rejected)):
+        if not isinstance(reply, str) or not reply:
+            raise ArgumentError(f"{name} must be a non-empty str (the assistant's reply); got {reply!r:.60}")
+        ids, _ = encode_chat(tokenizer, messages + [{"role": "assistant", "content": reply}])
+        out.append(ids[len(prompt):])                  # the conversation's ids start with the prompt's
+    return out[0], out[1], out[2]
 
 
 def preference_batch(pairs, *, pad_id: int, block_size: int) -> PreferenceBatch:

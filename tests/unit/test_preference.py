@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from lmcourse._checks import ArgumentError
+from lmcourse.chat import chat_tokenizer, encode_chat, end_id
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.preference import (
     DPOHistory,
     PreferenceBatch,
     dpo_loss,
+    encode_preference,
     evaluate_preferences,
     frozen_copy,
     preference_accuracy,
@@ -342,3 +344,35 @@ def test_sequence_kl_refuses_bad_arguments(change, fragment):
     args.update(change)
     with pytest.raises(ArgumentError, match=fragment):
         sequence_kl(policy, args.pop("reference"), args.pop("prompts"), **args)
+
+
+# encode_preference ---------------------------------------------------------------------------------------------
+
+def _chat_tokenizer():
+    return chat_tokenizer("Where does Ada live? Ada lives in Porto. I don't know. " * 5, 20)
+
+
+def test_encode_preference_splits_the_whole_conversation_into_prompt_and_reply():
+    tok = _chat_tokenizer()
+    messages = [{"role": "user", "content": "Where does Ada live?"}]
+    prompt, chosen, rejected = encode_preference(tok, messages, "Ada lives in Porto.", "I don't know.")
+    for reply, ids in (("Ada lives in Porto.", chosen), ("I don't know.", rejected)):
+        full, train_mask = encode_chat(tok, messages + [{"role": "assistant", "content": reply}])
+        assert prompt + ids == full
+        assert list(train_mask[len(prompt):]) == [True] * len(ids)   # the reply is what SFT trained
+        assert ids[-1] == end_id(tok) and tok.decode(ids[:-1]) == reply
+    assert prompt == encode_chat(tok, messages, add_generation_prompt=True)[0]
+
+
+@pytest.mark.parametrize("chosen, rejected, fragment", [
+    ("", "No.", "chosen must be a non-empty str"),
+    ("Yes.", 3, "rejected must be a non-empty str"),
+])
+def test_encode_preference_refuses_empty_or_non_text_replies(chosen, rejected, fragment):
+    with pytest.raises(ArgumentError, match=fragment):
+        encode_preference(_chat_tokenizer(), [{"role": "user", "content": "Hi"}], chosen, rejected)
+
+
+def test_encode_preference_refuses_bad_messages():
+    with pytest.raises(ArgumentError, match=r"messages\[0\]\['role'\] must be one of"):
+        encode_preference(_chat_tokenizer(), [{"role": "robot", "content": "Hi"}], "Yes.", "No.")
