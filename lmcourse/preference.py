@@ -18,7 +18,9 @@ becomes a loss on the policy alone::
 * :func:`dpo_loss` — the loss above and the two implicit rewards, as a :class:`DPOOutput`;
 * :func:`frozen_copy` and :func:`train_dpo` — the reference and a plain AdamW loop, with a :class:`DPOHistory`;
 * :func:`evaluate_preferences` / :func:`preference_accuracy` — held-out loss, accuracy and reward margin;
-* :func:`sequence_kl` — a Monte-Carlo estimate of KL(π ‖ π_ref) per sampled response.
+* :func:`sequence_kl` — a Monte-Carlo estimate of KL(π ‖ π_ref) per sampled response;
+* :func:`group_advantages` and :func:`grpo_step` — GRPO, reinforcement learning from a reward a program can
+  check (an arithmetic answer, a string task), with group-normalised advantages and a KL penalty.
 
 ``reference=None`` in :func:`train_dpo` and :func:`evaluate_preferences` is the common mistake of training
 without a reference model (every reference log-probability taken as 0), kept as a switch so its effect can be
@@ -112,9 +114,13 @@ def sequence_logprobs(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -
         rows = mask[:, 0].nonzero().flatten().tolist()
         raise ArgumentError("mask must be False at position 0 (no token comes before it to predict it); "
                             f"got True in rows {rows[:5]}")
+    return (_token_logprobs(model, ids) * mask[:, 1:]).sum(dim=-1)     # (B, T-1) -> (B,)
+
+
+def _token_logprobs(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """log p(ids[:, t] | ids[:, :t]) for t = 1 … T-1: (B, T) -> (B, T-1)."""
     logp = F.log_softmax(_logits(model, ids)[:, :-1].float(), dim=-1)   # (B, T-1, V): predicts tokens 1..T-1
-    token_logp = logp.gather(-1, ids[:, 1:, None].long()).squeeze(-1)  # (B, T-1)
-    return (token_logp * mask[:, 1:]).sum(dim=-1)                       # (B,)
+    return logp.gather(-1, ids[:, 1:, None].long()).squeeze(-1)         # (B, T-1)
 
 
 def _token_list(name: str, tokens) -> list[int]:
@@ -347,6 +353,37 @@ def train_dpo(policy: nn.Module, reference: nn.Module | None, batches, *, steps:
     return history
 
 
+def _check_prompts(policy: nn.Module, prompts, max_new_tokens: int) -> list[list[int]]:
+    if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence) or not prompts:
+        raise ArgumentError(f"prompts must be a non-empty list of token-id lists; got {prompts!r:.60}")
+    block_size = policy.config.block_size
+    out = []
+    for i, prompt in enumerate(prompts):
+        prompt = _token_list(f"prompts[{i}]", prompt)
+        if not prompt or len(prompt) + max_new_tokens > block_size:
+            raise ArgumentError(f"prompts[{i}] must hold 1 to block_size - max_new_tokens = "
+                                f"{block_size - max_new_tokens} tokens; got {len(prompt)}")
+        out.append(prompt)
+    return out
+
+
+@torch.no_grad()
+def _sample_responses(policy: nn.Module, prompt: list[int], n: int, max_new_tokens: int, stop_id: int | None,
+                      generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` responses to ``prompt`` drawn from ``policy`` at temperature 1: ids (n, L + M) and the mask of the
+    response tokens (up to and including the first ``stop_id``), (n, L + M)."""
+    device = next(policy.parameters()).device
+    x = torch.tensor([prompt] * n, dtype=torch.long, device=device)                  # (n, L)
+    ids = policy.generate(x, max_new_tokens, temperature=1.0, generator=generator)   # (n, L + M), eval mode
+    mask = torch.zeros_like(ids, dtype=torch.bool)
+    mask[:, len(prompt):] = True
+    if stop_id is not None:
+        is_stop = ids[:, len(prompt):] == stop_id                                    # (n, M)
+        after = (is_stop.cumsum(dim=1) - is_stop.long()) > 0                         # past the first stop
+        mask[:, len(prompt):] &= ~after
+    return ids, mask
+
+
 @torch.no_grad()
 def sequence_kl(policy: nn.Module, reference: nn.Module, prompts, *, n_samples: int, max_new_tokens: int,
                 stop_id: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -366,28 +403,101 @@ def sequence_kl(policy: nn.Module, reference: nn.Module, prompts, *, n_samples: 
     max_new_tokens = integer("max_new_tokens", max_new_tokens, min=1)
     if stop_id is not None:
         stop_id = integer("stop_id", stop_id, min=0)
-    if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence) or not prompts:
-        raise ArgumentError(f"prompts must be a non-empty list of token-id lists; got {prompts!r:.60}")
-    block_size = policy.config.block_size
-    device = next(policy.parameters()).device
+    prompts = _check_prompts(policy, prompts, max_new_tokens)
     was_training = (policy.training, reference.training)
     policy.eval()
     reference.eval()
     rows = []
-    for i, prompt in enumerate(prompts):
-        prompt = _token_list(f"prompts[{i}]", prompt)
-        if not prompt or len(prompt) + max_new_tokens > block_size:
-            raise ArgumentError(f"prompts[{i}] must hold 1 to block_size - max_new_tokens = "
-                                f"{block_size - max_new_tokens} tokens; got {len(prompt)}")
-        x = torch.tensor([prompt] * n_samples, dtype=torch.long, device=device)       # (n, P_len)
-        ids = policy.generate(x, max_new_tokens, temperature=1.0, generator=generator)  # (n, P_len + M)
-        mask = torch.zeros_like(ids, dtype=torch.bool)
-        mask[:, len(prompt):] = True
-        if stop_id is not None:
-            is_stop = ids[:, len(prompt):] == stop_id                                   # (n, M)
-            after = (is_stop.cumsum(dim=1) - is_stop.long()) > 0                        # past the first stop
-            mask[:, len(prompt):] &= ~after
+    for prompt in prompts:
+        ids, mask = _sample_responses(policy, prompt, n_samples, max_new_tokens, stop_id, generator)
         rows.append(sequence_logprobs(policy, ids, mask) - sequence_logprobs(reference, ids, mask))
     policy.train(was_training[0])
     reference.train(was_training[1])
     return torch.stack(rows)                                                             # (P, n_samples)
+
+
+# GRPO: reinforcement learning from a verifiable reward ---------------------------------------------------------
+
+class GRPOStats(NamedTuple):
+    """One :func:`grpo_step`: the loss it minimised, the mean reward of the sampled responses and the mean
+    per-token KL estimate ``k3 = e^(log π_ref − log π) − (log π_ref − log π) − 1`` against the reference."""
+
+    loss: float
+    reward: float
+    kl: float
+
+
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """GRPO's advantages: each reward minus its group's mean, over the group's standard deviation + ``eps``.
+
+    ``rewards`` (P, G): G ≥ 2 sampled responses for each of P prompts -> (P, G). A group whose rewards are all
+    equal gets advantage 0 everywhere: it says nothing about which response is better. (The standard deviation
+    is the sample one, n − 1 in the denominator, as in TRL's GRPOTrainer.)
+    """
+    tensor("rewards", rewards, ndim=2, dtype="float")
+    if rewards.shape[1] < 2:
+        raise ArgumentError(f"rewards must hold a group of at least 2 responses per prompt (P, G >= 2); "
+                            f"got shape {tuple(rewards.shape)}")
+    eps = number("eps", eps, min=0, min_open=True)
+    mean, std = rewards.mean(dim=1, keepdim=True), rewards.std(dim=1, keepdim=True)   # (P, 1) each
+    return (rewards - mean) / (std + eps)
+
+
+def grpo_step(policy: nn.Module, reference: nn.Module, optimizer: torch.optim.Optimizer, prompts, reward_fn, *,
+              group_size: int, max_new_tokens: int, beta: float = 0.04, stop_id: int | None = None,
+              grad_clip: float | None = 1.0, generator: torch.Generator | None = None) -> GRPOStats:
+    """One update of GRPO (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300) with a verifiable reward.
+
+    For each prompt (a token list) ``group_size`` responses are sampled from ``policy`` (temperature 1, at most
+    ``max_new_tokens``, cut after ``stop_id``) and scored by ``reward_fn(prompt_ids, response_ids) -> float``;
+    :func:`group_advantages` turns the scores into advantages A. The loss, averaged over each response's
+    tokens, then over responses and prompts, is ``−(A · log π(token) − β · k3)``, where ``k3`` is the per-token
+    KL estimate against the frozen ``reference`` (see :class:`GRPOStats`). One update per sample, so the
+    ratio π / π_old of PPO's clipped objective is 1 and the clip never acts. ``optimizer`` updates ``policy``.
+    """
+    _check_pair(policy, reference)
+    if reference is None:
+        raise ArgumentError("reference must be an nn.Module (the frozen model the KL penalty compares with); got None")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ArgumentError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+    if not callable(reward_fn):
+        raise ArgumentError(f"reward_fn must be a function (prompt_ids, response_ids) -> float; "
+                            f"got {type(reward_fn).__name__}")
+    group_size = integer("group_size", group_size, min=2)
+    max_new_tokens = integer("max_new_tokens", max_new_tokens, min=1)
+    beta = number("beta", beta, min=0)
+    if stop_id is not None:
+        stop_id = integer("stop_id", stop_id, min=0)
+    if grad_clip is not None:
+        grad_clip = number("grad_clip", grad_clip, min=0, min_open=True)
+    prompts = _check_prompts(policy, prompts, max_new_tokens)
+    reference.eval()
+    groups, rewards = [], []
+    for prompt in prompts:
+        ids, mask = _sample_responses(policy, prompt, group_size, max_new_tokens, stop_id, generator)
+        scores = []
+        for g in range(group_size):
+            r = reward_fn(prompt, ids[g][mask[g]].tolist())
+            scores.append(number("reward_fn's return value", r))
+        groups.append((ids, mask))
+        rewards.append(scores)
+    advantages = group_advantages(torch.tensor(rewards, dtype=torch.float32))            # (P, G)
+    policy.train()
+    loss, kl_sum, n_tokens = 0.0, 0.0, 0
+    for (ids, mask), adv in zip(groups, advantages):
+        logp = _token_logprobs(policy, ids)                                             # (G, T-1)
+        with torch.no_grad():
+            ref_logp = _token_logprobs(reference, ids)                                  # (G, T-1)
+        m = mask[:, 1:].float()                                                         # response tokens
+        diff = ref_logp - logp
+        k3 = torch.exp(diff) - diff - 1                                                 # >= 0, 0 where π = π_ref
+        per_token = -(adv.to(logp.device)[:, None] * logp - beta * k3)                 # (G, T-1)
+        loss = loss + ((per_token * m).sum(dim=1) / m.sum(dim=1)).mean() / len(prompts)
+        kl_sum += float((k3.detach() * m).sum())
+        n_tokens += int(m.sum())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_([p for p in policy.parameters() if p.requires_grad], grad_clip)
+    optimizer.step()
+    return GRPOStats(float(loss.detach()), float(torch.tensor(rewards).mean()), kl_sum / n_tokens)

@@ -1,6 +1,7 @@
 """DPO: sequence log-probs equal a per-token loop, the loss is the paper's formula, the reference stays frozen,
 a tiny policy learns a toy preference, and the KL estimate is unbiased; every bad input is refused by name."""
 
+import copy
 import itertools
 import math
 
@@ -13,11 +14,14 @@ from lmcourse.chat import chat_tokenizer, encode_chat, end_id
 from lmcourse.gpt import GPT, GPTConfig
 from lmcourse.preference import (
     DPOHistory,
+    GRPOStats,
     PreferenceBatch,
     dpo_loss,
     encode_preference,
     evaluate_preferences,
     frozen_copy,
+    group_advantages,
+    grpo_step,
     preference_accuracy,
     preference_batch,
     sequence_kl,
@@ -376,3 +380,92 @@ def test_encode_preference_refuses_empty_or_non_text_replies(chosen, rejected, f
 def test_encode_preference_refuses_bad_messages():
     with pytest.raises(ArgumentError, match=r"messages\[0\]\['role'\] must be one of"):
         encode_preference(_chat_tokenizer(), [{"role": "robot", "content": "Hi"}], "Yes.", "No.")
+
+
+# GRPO ----------------------------------------------------------------------------------------------------------
+
+def test_group_advantages_normalise_each_group_by_its_mean_and_sample_std():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
+    adv = group_advantages(rewards)
+    half = 0.5 / (math.sqrt(1 / 3) + 1e-4)       # mean 0.5; sample std sqrt(4 · 0.25 / 3)
+    assert torch.allclose(adv[0], torch.tensor([half, -half, -half, half]))
+    assert torch.equal(adv[1], torch.zeros(4))   # equal rewards: no response is better than another
+
+
+@pytest.mark.parametrize("rewards, eps, fragment", [
+    (torch.ones(3, 1), 1e-4, r"rewards must hold a group of at least 2 responses per prompt \(P, G >= 2\)"),
+    (torch.ones(3), 1e-4, "rewards must be a 2-d tensor"),
+    (torch.ones(2, 2, dtype=torch.long), 1e-4, "rewards must be a floating-point tensor"),
+    (torch.ones(2, 2), 0, "eps must be a finite number > 0"),
+])
+def test_group_advantages_refuse_bad_inputs(rewards, eps, fragment):
+    with pytest.raises(ArgumentError, match=fragment):
+        group_advantages(rewards, eps)
+
+
+def _grpo_setup(seed=0):
+    policy = _gpt(seed)
+    return policy, frozen_copy(policy), [[1, k] for k in range(2, 6)]
+
+
+def test_grpo_learns_a_verifiable_reward():
+    policy, reference, prompts = _grpo_setup()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=2e-2, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(0)
+    stats = [grpo_step(policy, reference, optimizer, prompts, lambda p, r: float(r[0] == 9), group_size=8,
+                       max_new_tokens=2, beta=0.04, generator=gen) for _ in range(20)]
+    assert isinstance(stats[0], GRPOStats)
+    assert stats[0].reward < 0.3 and stats[0].kl == 0.0          # starts at chance (1 in 11), equal to the reference
+    assert sum(s.reward for s in stats[-4:]) / 4 > 0.9
+    assert stats[-1].kl > 0
+
+
+def test_grpo_with_equal_rewards_and_no_kl_changes_nothing():
+    policy, reference, prompts = _grpo_setup()
+    before = copy.deepcopy(policy.state_dict())
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    grpo_step(policy, reference, optimizer, prompts, lambda p, r: 1.0, group_size=4, max_new_tokens=3,
+              generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(before[k], v) for k, v in policy.state_dict().items())
+
+
+def test_grpo_kl_penalty_pulls_the_policy_back_to_the_reference():
+    policy, reference, prompts = _grpo_setup()
+    with torch.no_grad():
+        reference.wte.weight.mul_(20)                            # a sharper reference: KL(π ‖ π_ref) > 0 at the start
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-2, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(0)
+    kls = [grpo_step(policy, reference, optimizer, prompts, lambda p, r: 0.0, group_size=4, max_new_tokens=3,
+                     beta=1.0, generator=gen).kl for _ in range(15)]
+    assert kls[0] > 0.05 and sum(kls[-3:]) / 3 < kls[0] / 2
+
+
+def test_grpo_passes_each_response_up_to_its_stop_token_to_the_reward():
+    policy, reference, prompts = _grpo_setup()
+    seen = []
+    grpo_step(policy, reference, torch.optim.SGD(policy.parameters(), lr=0.0), prompts[:1],
+              lambda p, r: seen.append((p, r)) or 0.0, group_size=16, max_new_tokens=4, stop_id=3,
+              generator=torch.Generator().manual_seed(0))
+    assert len(seen) == 16 and all(p == prompts[0] for p, _ in seen)
+    for _, r in seen:
+        assert 1 <= len(r) <= 4 and (3 not in r[:-1])           # nothing after the first stop token
+    assert any(r[-1] == 3 and len(r) < 4 for _, r in seen)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (dict(group_size=1), "group_size must be an int >= 2"),
+    (dict(reward_fn=3), r"reward_fn must be a function \(prompt_ids, response_ids\) -> float"),
+    (dict(reward_fn=lambda p, r: float("nan")), "reward_fn's return value must be a finite number; got nan"),
+    (dict(reward_fn=lambda p, r: "good"), "reward_fn's return value must be a finite number; got 'good'"),
+    (dict(reference=None), "reference must be an nn.Module"),
+    (dict(optimizer="adam"), "optimizer must be a torch.optim.Optimizer; got str"),
+    (dict(beta=-1.0), "beta must be a finite number >= 0"),
+    (dict(max_new_tokens=7), r"prompts\[0\] must hold 1 to block_size - max_new_tokens = 1 tokens; got 2"),
+])
+def test_grpo_step_refuses_bad_arguments(change, fragment):
+    policy, reference, prompts = _grpo_setup()
+    args = dict(reference=reference, optimizer=torch.optim.SGD(policy.parameters(), lr=0.1),
+                reward_fn=lambda p, r: 1.0, group_size=2, max_new_tokens=2)
+    args.update(change)
+    with pytest.raises(ArgumentError, match=fragment):
+        grpo_step(policy, args.pop("reference"), args.pop("optimizer"), prompts, args.pop("reward_fn"), **args)
