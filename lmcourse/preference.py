@@ -24,7 +24,8 @@ becomes a loss on the policy alone::
 
 ``reference=None`` in :func:`train_dpo` and :func:`evaluate_preferences` is the common mistake of training
 without a reference model (every reference log-probability taken as 0), kept as a switch so its effect can be
-measured: the loss then only asks log π(y_w) − log π(y_l) to grow, which it can do by pushing both down.
+measured: the implicit reward becomes β · log π(y), which scores how likely a reply is (a long reply starts far
+behind a short one) instead of how far tuning has moved its likelihood, and the loss no longer starts at log 2.
 """
 
 from __future__ import annotations
