@@ -33,20 +33,9 @@ from ._checks import ArgumentError, integer
 FINISH_REASONS = ("end", "special", "max_new_tokens", "block_size")
 
 
-def check_messages(messages) -> list[dict]:
-    """``messages`` if it is a non-empty list of ``{"role", "content"}`` dicts (roles from
-    :data:`lmcourse.chat.ROLES`, contents strings) whose last turn is the user's: what a reply answers."""
-    if not isinstance(messages, list):
-        raise ArgumentError(f"messages must be a list of {{'role': ..., 'content': ...}} dicts; "
-                            f"got {type(messages).__name__}")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or set(m) != {"role", "content"}:
-            got = sorted(m) if isinstance(m, dict) else type(m).__name__
-            raise ArgumentError(f"messages[{i}] must be a dict with exactly the keys 'role' and 'content'; got {got}")
-        if m["role"] not in chat.ROLES:
-            raise ArgumentError(f"messages[{i}]['role'] must be one of {chat.ROLES}; got {m['role']!r}")
-        if not isinstance(m["content"], str):
-            raise ArgumentError(f"messages[{i}]['content'] must be a str; got {type(m['content']).__name__}")
+def _conversation(messages) -> list[dict]:
+    """``messages`` checked by :func:`lmcourse.chat.check_messages`, and ending with the user turn a reply answers."""
+    messages = chat.check_messages(messages)
     if not messages or messages[-1]["role"] != "user":
         last = repr(messages[-1]["role"]) if messages else "an empty list"
         raise ArgumentError(f"messages must end with a user turn (the one the assistant answers); got {last}")
@@ -57,14 +46,7 @@ def _check_model_and_tokenizer(model, tokenizer) -> None:
     if not all(hasattr(model, a) for a in ("config", "new_cache", "next_logits")):
         raise ArgumentError(f"model must be a GPT (lmcourse.gpt.GPT, with new_cache and next_logits); "
                             f"got {type(model).__name__}")
-    specials = getattr(tokenizer, "special_tokens", None)
-    if not isinstance(specials, dict) or not hasattr(tokenizer, "token_bytes"):
-        raise ArgumentError(f"tokenizer must be a BPETokenizer with the chat special tokens "
-                            f"(lmcourse.chat.chat_tokenizer); got {type(tokenizer).__name__}")
-    missing = [s for s in chat.SPECIAL_TOKENS if s not in specials]
-    if missing:
-        raise ArgumentError(f"tokenizer must have the chat special tokens {chat.SPECIAL_TOKENS} "
-                            f"(train it with lmcourse.chat.chat_tokenizer); got one without {missing}")
+    chat.end_id(tokenizer)    # a BPETokenizer with the chat special tokens, or a clear error
     if model.config.vocab_size != tokenizer.vocab_size:
         raise ArgumentError(f"model.config.vocab_size must equal tokenizer.vocab_size={tokenizer.vocab_size} "
                             f"(the model was built for another tokenizer); got {model.config.vocab_size}")
@@ -165,7 +147,7 @@ def stream_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int 
     or when prompt + reply fill ``block_size``: the stream's ``finish_reason`` tells which.
     """
     _check_model_and_tokenizer(model, tokenizer)
-    check_messages(messages)
+    messages = _conversation(messages)
     max_new_tokens = integer("max_new_tokens", max_new_tokens, min=0)
     sampling.check_sampling_args(temperature, None, top_p)
     prompt_ids, _ = chat.encode_chat(tokenizer, messages, add_generation_prompt=True)
