@@ -248,9 +248,10 @@ class ChatWidget:
         self.text = widgets.Text(placeholder="Type a message, press Enter", layout=widgets.Layout(width="60%"))
         self.send_button = widgets.Button(description="Send", button_style="primary")
         self.new_button = widgets.Button(description="New chat")
-        self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
-                                               description="temperature", tooltip="0 = greedy (arg-max)")
-        self.top_p = widgets.FloatSlider(value=top_p, min=0.05, max=1.0, step=0.05, description="top-p")
+        wide = {"description_width": "initial"}
+        self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05, style=wide,
+                                               description="temperature (0 = greedy)")
+        self.top_p = widgets.FloatSlider(value=top_p, min=0.05, max=1.0, step=0.05, description="top-p", style=wide)
         with warnings.catch_warnings():   # ipywidgets 8 calls on_submit deprecated, but it is the Enter key's event
             warnings.simplefilter("ignore", DeprecationWarning)
             self.text.on_submit(lambda _: self.send())
