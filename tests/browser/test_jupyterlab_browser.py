@@ -3,17 +3,20 @@
 Starts JupyterLab on localhost with a temporary config and a temporary copy of the notebooks,
 opens them in Chromium (Debian's, driven by Python playwright), runs every cell and checks
 what a learner would see: no error output, matplotlib figures, an ipywidgets control whose
-output changes when moved, a bertviz view that renders its SVG with the network cut off, and
+output changes when moved, a chat widget that streams a tiny GPT's reply and marks how it ended,
+a bertviz view that renders its SVG with the network cut off, and
 a key-terms table whose Chinese terms stay on one line, left-aligned, both freshly run and as a
 stored output in an untrusted notebook (which JupyterLab sanitizes). `make lab` itself is opened
 the way a learner's browser opens it: notebook 00 in front, no news pop-up. Screenshots are
 saved under pytest's temporary directory. The servers are always shut down.
 """
 
+import json
 import os
 import shutil
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -34,6 +37,27 @@ BERTVIZ_NOTEBOOK = [
      "attention = [torch.softmax(torch.randn(1, 2, 4, 4), dim=-1) for _ in range(2)]"),
     "bertviz_offline.head_view(attention, tokens)",
 ]
+# A 1-layer GPT learns two chats by heart in about a second (the same replies for each of 25 seeds tried), then the
+# chat widget shows it. Greedy, "hi" gets "hello" and <|end|>; "story" is cut at max_new_tokens=8.
+CHAT_NOTEBOOK = [
+    ("import torch\nfrom lmcourse import chat\nfrom lmcourse.gpt import GPT, GPTConfig\n"
+     "from lmcourse.tokenizers import BPETokenizer\n\n"
+     "tok = BPETokenizer(special_tokens=chat.SPECIAL_TOKENS)\n"
+     "examples = [chat.encode_chat(tok, [{'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}])\n"
+     "            for q, a in [('hi', 'hello'), ('story', 'once upon a time')]]\n"
+     "x, y = chat.sft_batch(examples, block_size=40, pad_id=0)\n"
+     "torch.manual_seed(0)\n"
+     "model = GPT(GPTConfig(block_size=40, vocab_size=tok.vocab_size, n_layer=1, n_head=2, n_embd=32))\n"
+     "opt = torch.optim.AdamW(model.parameters(), lr=2e-2)\n"
+     "for _ in range(150):\n"
+     "    loss = model(x, y)[1]\n    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+     "loss.item()"),
+    "from lmcourse.chatbot import chat_widget\n\nchat_widget(model, tok, max_new_tokens=8)",
+]
+# Every text the chat transcript shows, in order (the reply streams: partial replies end in the cursor ▌).
+STREAM_WATCH = """() => { const t = document.querySelector('.widget-html-content'); window.transcriptSeen = [];
+  new MutationObserver(() => window.transcriptSeen.push(t.textContent))
+    .observe(t, {childList: true, subtree: true, characterData: true}); }"""
 KEY_TERMS = "from lmcourse import glossary\n\nglossary.table()"
 # Per table: the most lines any English / 中文 cell wraps to, and every cell's computed text-align.
 MEASURE_TABLE = """() => {
@@ -145,6 +169,37 @@ def test_bertviz_renders_in_jupyterlab_with_the_network_off(page, lab, tmp_path)
     labels = page.eval_on_selector_all(".jp-OutputArea svg text", "els => els.map(e => e.textContent)")
     assert {"the", "cat", "sat", "down"} <= set(labels)
     assert _errors(page) == []
+    assert page.outside == [], f"the page tried to reach the network: {page.outside}"
+
+
+def test_chat_widget_streams_a_reply_and_marks_how_it_ended(page, lab, tmp_path):
+    notebook = _notebook(*map(nbformat.v4.new_code_cell, CHAT_NOTEBOOK))
+    request = urllib.request.Request(f"{lab}/api/contents/chat_widget.ipynb?token={TOKEN}", method="PUT",
+                                     data=json.dumps({"type": "notebook", "format": "json",
+                                                      "content": notebook}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).close()
+    _run_all(page, lab, "chat_widget.ipynb", timeout_s=120)
+    assert _errors(page) == []
+    transcript = page.locator(".widget-html-content").first
+    box = page.locator(".widget-text input").first
+    page.evaluate(STREAM_WATCH)
+    box.fill("hi")
+    box.press("Enter")                                   # Enter sends
+    page.wait_for_function("() => document.querySelector('.widget-html-content').textContent"
+                           ".includes('[end of turn]')", timeout=60_000)
+    assert transcript.text_content() == "You: hiAssistant: hello [end of turn]"
+    shown = page.evaluate("() => window.transcriptSeen")
+    assert any(text.endswith("▌") and "hello" not in text for text in shown), f"the reply did not stream: {shown}"
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_function("() => document.querySelector('.widget-html-content').textContent === ''",
+                           timeout=60_000)
+    box.fill("story")
+    page.get_by_role("button", name="Send").click()    # and so does the button
+    page.wait_for_function("() => document.querySelector('.widget-html-content').textContent.includes('[cut:')",
+                           timeout=60_000)
+    page.screenshot(path=str(tmp_path / "chat_widget.png"))
+    assert transcript.text_content() == "You: storyAssistant: once upo [cut: max_new_tokens=8 reached]"
     assert page.outside == [], f"the page tried to reach the network: {page.outside}"
 
 
