@@ -61,7 +61,16 @@ def render(messages, add_generation_prompt: bool = False) -> str:
 
 
 def chat_tokenizer(text: str, num_merges: int) -> BPETokenizer:
-    """A byte-level BPE tokenizer learned from ``text`` with the chat's special tokens (:data:`SPECIAL_TOKENS`)."""
+    """A byte-level BPE tokenizer learned from ``text`` with the chat's special tokens (:data:`SPECIAL_TOKENS`).
+
+    Every special-token string in ``text`` (a corpus joined with ``"<|endoftext|>"``, say) is cut
+    out before the merges are learned — each is replaced by a newline — so no merge is spent on
+    the markers' bytes or joins the end of one document to the start of the next.
+    """
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a str; got {type(text).__name__}")
+    for s in SPECIAL_TOKENS:
+        text = text.replace(s, "\n")
     return BPETokenizer.train(text, num_merges, special_tokens=SPECIAL_TOKENS)
 
 

@@ -111,6 +111,16 @@ def test_bad_messages_are_named():
         chat.render([{"role": "user", "content": 3}])
 
 
+def test_chat_tokenizer_learns_no_merge_from_the_markers_in_its_text():
+    joined = chat.chat_tokenizer("<|endoftext|>".join(["Ana lives in Porto."] * 50), 30)
+    plain = chat.chat_tokenizer("\n".join(["Ana lives in Porto."] * 50), 30)
+    assert joined.merges == plain.merges
+    assert all(b"<|" not in joined.token_bytes(i) and b"|>" not in joined.token_bytes(i) for i in range(256, 286))
+    assert list(joined.special_tokens) == list(chat.SPECIAL_TOKENS)
+    with pytest.raises(ArgumentError, match="text must be a str; got bytes"):
+        chat.chat_tokenizer(b"Ana", 3)
+
+
 def test_tokenizer_without_the_chat_tokens_is_refused():
     plain = BPETokenizer.train(TEXT, 10)
     with pytest.raises(ArgumentError, match="lacks <|endoftext|>"):
