@@ -274,3 +274,22 @@ def test_bad_chat_and_widget_arguments_are_refused(model, tokenizer):
         chatbot.chat_widget(model, tokenizer, top_p=0)
     with pytest.raises(ArgumentError, match="finish_reason must be one of"):
         chatbot.finish_mark("done")
+
+
+def test_greedy_replies_in_batches_equal_one_greedy_reply_at_a_time(model, random_model, tokenizer):
+    conversations = [user(q) for q, _, _ in CHATS] + [user("hi"), user("x"), user("xy"), user("你好")]
+    for gpt in (model, random_model):
+        batched = chatbot.greedy_replies(gpt, tokenizer, conversations, max_new_tokens=12)
+        single = [chatbot.reply(gpt, tokenizer, m, greedy=True, max_new_tokens=12) for m in conversations]
+        assert batched == single
+    assert chatbot.greedy_replies(model, tokenizer, [user("hi")])[0] == "hello"
+    assert gpt.training is True
+
+
+def test_greedy_replies_refuses_bad_conversations(model, tokenizer):
+    with pytest.raises(ArgumentError, match="conversations must be a list of message lists; got str"):
+        chatbot.greedy_replies(model, tokenizer, "hi")
+    with pytest.raises(ArgumentError, match="messages must end with a user turn"):
+        chatbot.greedy_replies(model, tokenizer, [[{"role": "assistant", "content": "hi"}]])
+    with pytest.raises(ArgumentError, match=r"conversations\[0\] must fit block_size=40 tokens"):
+        chatbot.greedy_replies(model, tokenizer, [user("x" * 60)])
