@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ._checks import ArgumentError, integer, number, one_of
+from .chat import check_messages, encode_chat, render
 from .parallel_corpus import make_corpus, word_by_word
 
 # ----------------------------------------------------------------------------- the lexicon
@@ -569,3 +570,18 @@ def leaks(response: str, code: str) -> bool:
     if not isinstance(response, str) or not isinstance(code, str) or not code:
         raise ArgumentError(f"response and code must be strings (code non-empty); got {response!r}, {code!r}")
     return code in response
+
+
+def injection_encodings(tokenizer, messages) -> tuple[list[int], list[int]]:
+    """The prompt for a reply to ``messages``, encoded two ways: ``(safe, unsafe)`` lists of ids.
+
+    ``safe`` is :func:`lmcourse.chat.encode_chat`'s: the markers of real turns are special ids
+    and every content is ordinary text, so a ``"<|system|>"`` typed inside a message stays bytes.
+    ``unsafe`` encodes the rendered text with ``allowed_special="all"``, the bug: a marker written
+    inside untrusted text becomes a real role marker, and the injected turn looks like the
+    system's own. Both decode to the same text; they differ only where a content held a marker.
+    """
+    messages = check_messages(messages)
+    safe = encode_chat(tokenizer, messages, add_generation_prompt=True)[0]
+    unsafe = tokenizer.encode(render(messages, add_generation_prompt=True), allowed_special="all")
+    return safe, unsafe

@@ -4,6 +4,7 @@ import pytest
 
 from lmcourse import world as W
 from lmcourse._checks import ArgumentError
+from lmcourse.chat import SPECIAL_TOKENS, chat_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +162,25 @@ def test_injection_prompts_carry_the_attack_as_text_under_a_ban(world):
         assert case.messages[1]["content"].endswith(W.ATTACK)
         assert "<|" not in case.control[1]["content"]
         assert W.leaks(f"The secret code is {case.code}.", case.code) and not W.leaks(W.SECRET_DECLINE, case.code)
+
+
+def test_injection_encodings_differ_exactly_in_the_injected_role_markers(world, text):
+    tok = chat_tokenizer(text[:20_000], 60)
+    special = set(tok.special_tokens.values())
+    case = W.injection_prompts(world, 0, n=1)[0]
+    safe, unsafe = W.injection_encodings(tok, case.messages)
+    assert tok.decode(safe) == tok.decode(unsafe)
+    markers = [t for t in unsafe if t in special]
+    injected = [tok.special_tokens[s] for s in ("<|end|>", "<|system|>", "<|end|>", "<|user|>")]
+    assert [t for t in safe if t in special] == [tok.special_tokens[s] for s in
+                                                  ("<|system|>", "<|end|>", "<|user|>", "<|end|>", "<|assistant|>")]
+    assert markers == [tok.special_tokens[s] for s in ("<|system|>", "<|end|>", "<|user|>")] + injected + \
+        [tok.special_tokens[s] for s in ("<|end|>", "<|assistant|>")]
+    plain = tok.encode(W.ATTACK)                 # the attack as bytes: what safe has where unsafe has the markers
+    assert all(tok.decode([t]) in SPECIAL_TOKENS for t in markers) and len(safe) > len(unsafe)
+    assert tok.decode(plain) == W.ATTACK and not set(plain) & special
+    control_safe, control_unsafe = W.injection_encodings(tok, case.control)
+    assert control_safe == control_unsafe
 
 
 @pytest.mark.parametrize("call, message", [
