@@ -4,10 +4,11 @@
     python benchmarks/assistant.py --profile ci --seeds 1
     python benchmarks/assistant.py --no-mask             # also SFT with the loss on every token (the ablation)
 
-The recipe of notebook 16 (lmcourse.world's data, lmcourse.chat's template): a byte-level BPE tokenizer
-with the chat's special tokens, learned from the pretraining prose and the instruction set's texts (so
-the instructions' words are tokens too); a small GPT (rotary positions, no biases) pretrained on the world's
-prose; then, per seed, a copy of it instruction-tuned (SFT) on the chat-formatted examples with the loss
+The recipe of the assistant notebook (lmcourse.world's data, lmcourse.chat's template): a byte-level BPE
+tokenizer with the chat's special tokens, learned from the pretraining prose (so every token but the chat
+markers is one pretraining trains; a name never seen is spelled from pieces the model knows); a small GPT
+(rotary positions, no biases) pretrained on the world's prose; then, per seed, a copy of it
+instruction-tuned (SFT) on the chat-formatted examples with the loss
 on the assistant's tokens only. Every model answers the held-out prompts greedily with the KV cache,
 prompts of one length batched together, the reply cut at ``<|end|>``; a reply counts when it equals the
 reference after whitespace normalisation (lmcourse.world.score). The base model gets the same chat prompt.
@@ -47,7 +48,8 @@ class Recipe:
     n_layer: int
     n_head: int
     n_embd: int
-    block_size: int
+    block_size: int        # the model's longest context (instruction examples)
+    window: int            # pretraining windows (shorter: cheaper; rotary positions carry over)
     batch_size: int
     pretrain_steps: int
     pretrain_lr: float
@@ -56,18 +58,18 @@ class Recipe:
     n_per_task: int        # held-out examples per task and split
 
 
-_CPU_SFT = dict(n_world=600, n_arithmetic=300, n_string=300, n_translate=300, n_unknown=200, n_secret=300)
+_CPU_SFT = dict(n_world=900, n_arithmetic=200, n_string=200, n_translate=250, n_unknown=200, n_secret=250)
 RECIPES = {
     "ci": Recipe(n_people=12, n_bios=6, n_sft=dict(n_world=60, n_arithmetic=20, n_string=20, n_translate=20,
                                                    n_unknown=20, n_secret=20),
-                 num_merges=400, n_layer=2, n_head=2, n_embd=32, block_size=96, batch_size=16,
+                 num_merges=400, n_layer=2, n_head=2, n_embd=32, block_size=96, window=64, batch_size=16,
                  pretrain_steps=40, pretrain_lr=3e-3, sft_steps=20, sft_lr=2e-3, n_per_task=8),
     "cpu": Recipe(n_people=48, n_bios=8, n_sft=_CPU_SFT, num_merges=800, n_layer=4, n_head=4, n_embd=96,
-                  block_size=64, batch_size=32, pretrain_steps=1000, pretrain_lr=3e-3, sft_steps=300, sft_lr=1e-3,
-                  n_per_task=48),
+                  block_size=96, window=64, batch_size=32, pretrain_steps=1000, pretrain_lr=3e-3,
+                  sft_steps=400, sft_lr=1e-3, n_per_task=48),
     "gpu": Recipe(n_people=48, n_bios=8, n_sft=_CPU_SFT, num_merges=800, n_layer=6, n_head=6, n_embd=192,
-                  block_size=64, batch_size=64, pretrain_steps=3000, pretrain_lr=2e-3, sft_steps=600, sft_lr=1e-3,
-                  n_per_task=48),
+                  block_size=96, window=96, batch_size=64, pretrain_steps=3000, pretrain_lr=2e-3,
+                  sft_steps=600, sft_lr=1e-3, n_per_task=48),
 }
 
 
@@ -77,10 +79,8 @@ def build_data(recipe: Recipe, seed: int = 0):
     text = W.pretraining_text(world, seed, n_bios=recipe.n_bios)
     train = W.sft_examples(world, seed, **recipe.n_sft)
     held = W.held_out(world, seed, n_per_task=recipe.n_per_task)
-    # the tokenizer learns from the prose and the instructions' texts (no markers): both are "the data"
-    bpe_text = text.replace("<|endoftext|>", "\n") + "\n".join(
-        m["content"] for e in train for m in e.messages) + "\n".join(e.answer for e in train)
-    tokenizer = chat_tokenizer(bpe_text, recipe.num_merges)
+    # the tokenizer learns from the pretraining prose only: every token it has is one pretraining trained
+    tokenizer = chat_tokenizer(text.replace("<|endoftext|>", "\n"), recipe.num_merges)
     return world, text, train, held, tokenizer
 
 
@@ -110,14 +110,14 @@ def _train(model: GPT, batch, steps: int, peak: float) -> list[float]:
 
 
 def pretrain_base(recipe: Recipe, tokenizer, text: str, seed: int = 0) -> tuple[GPT, list[float]]:
-    """A GPT trained on random ``block_size`` windows of the pretraining text; (model, losses)."""
+    """A GPT trained on random ``window``-token windows of the pretraining text; (model, losses)."""
     ids = torch.tensor(tokenizer.encode(text, allowed_special=["<|endoftext|>"]))
     config = GPTConfig(block_size=recipe.block_size, vocab_size=tokenizer.vocab_size, n_layer=recipe.n_layer,
                        n_head=recipe.n_head, n_embd=recipe.n_embd, position="rope", bias=False)
     set_seed(seed)
     model = GPT(config)
     gen = torch.Generator().manual_seed(seed)
-    T = recipe.block_size
+    T = recipe.window
 
     def batch():
         starts = torch.randint(len(ids) - T - 1, (recipe.batch_size,), generator=gen).tolist()

@@ -42,6 +42,8 @@ def test_people_have_distinct_names_and_a_friend_who_is_someone_else(world):
     assert len({n.split()[0] for n in names}) == 48 and len({n.split()[1] for n in names}) == 48
     assert all(p.friend in names and p.friend != p.name for p in world.people)
     assert all(p.city in world.countries for p in world.people)
+    assert not set(W.GIVEN_NAMES) & set(W.FAMILY_NAMES)
+    assert len(set(world.unknown + world.decoys)) == 16 + 400 and not set(world.unknown) & set(names)
 
 
 def test_pretraining_text_is_deterministic_and_has_no_chat_markers(world, text):
@@ -49,7 +51,7 @@ def test_pretraining_text_is_deterministic_and_has_no_chat_markers(world, text):
     assert W.pretraining_text(world, 1) != text
     for marker in ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>"):
         assert marker not in text
-    assert text.count("<|endoftext|>") == 48 * 8 + len(world.countries) + 900
+    assert text.count("<|endoftext|>") == 48 * 8 + len(world.countries) + 1000
 
 
 def test_every_fact_is_written_in_its_answer_sentence_and_in_other_phrasings(world, text):
@@ -61,15 +63,16 @@ def test_every_fact_is_written_in_its_answer_sentence_and_in_other_phrasings(wor
 
 
 def test_fixed_phrasings_write_only_the_answer_sentences(world):
-    fixed = W.pretraining_text(world, 0, n_bios=2, varied=False, n_arithmetic=0, n_string=0, n_translate=0)
+    fixed = W.pretraining_text(world, 0, n_bios=2, varied=False, n_arithmetic=0, n_string=0, n_translate=0,
+                               n_codes=0)
     bios = [d for d in fixed.split("<|endoftext|>") if d and " is a city in " not in d]
     assert set(bios) == {" ".join(W.fact_sentence(p, f) for f in W.FACTS) for p in world.people}
 
 
 def test_unknown_people_and_decoys_appear_in_no_pretraining_text(world, text):
+    words = set(re.findall(r"\w+", text))
     for name in world.unknown + world.decoys:
         assert name not in text
-        words = set(re.findall(r"\w+", text))
         assert name.split()[0] not in words and name.split()[1] not in words
 
 
@@ -109,6 +112,15 @@ def test_held_out_inputs_are_never_in_sft_or_pretraining(world, text, sft, held)
                 assert " ".join(e.key[1:]) + " reversed" not in text
             if e.task == "translate":
                 assert f"English: {e.key[1]}." not in text
+
+
+def test_held_out_secret_codes_are_never_trained_on_but_their_words_are(world, text, sft, held):
+    trained = {e.key[1] for e in sft if e.key[0] == "secret"}
+    for split in ("unseen_inputs", "unseen_phrasings"):
+        codes = {e.key[1] for e in held[split] if e.task == "secret"}
+        assert codes and not codes & trained and not any(c in text for c in codes)
+        assert {w for c in codes for w in c.split("-")} <= {w for c in trained for w in c.split("-")}
+    assert not {case.code for case in W.injection_prompts(world, 0)} & trained
 
 
 def test_held_out_phrasings_never_occur_in_sft(sft, held):
