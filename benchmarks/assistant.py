@@ -56,6 +56,7 @@ class Recipe:
     sft_steps: int
     sft_lr: float
     n_per_task: int        # held-out examples per task and split
+    max_new_tokens: int = 32   # the longest reply generated
 
 
 _CPU_SFT = dict(n_world=900, n_arithmetic=200, n_string=200, n_translate=250, n_unknown=200, n_secret=250)
@@ -63,7 +64,8 @@ RECIPES = {
     "ci": Recipe(n_people=12, n_bios=6, n_sft=dict(n_world=60, n_arithmetic=20, n_string=20, n_translate=20,
                                                    n_unknown=20, n_secret=20),
                  num_merges=400, n_layer=2, n_head=2, n_embd=32, block_size=96, window=64, batch_size=16,
-                 pretrain_steps=40, pretrain_lr=3e-3, sft_steps=20, sft_lr=2e-3, n_per_task=8),
+                 pretrain_steps=40, pretrain_lr=3e-3, sft_steps=20, sft_lr=2e-3, n_per_task=4,
+                 max_new_tokens=12),
     "cpu": Recipe(n_people=48, n_bios=8, n_sft=_CPU_SFT, num_merges=800, n_layer=4, n_head=4, n_embd=96,
                   block_size=96, window=64, batch_size=32, pretrain_steps=1000, pretrain_lr=3e-3,
                   sft_steps=400, sft_lr=1e-3, n_per_task=48),
@@ -173,9 +175,10 @@ def respond(model: GPT, tokenizer, conversations, max_new_tokens: int = 32) -> l
     return out
 
 
-def evaluate(model: GPT, tokenizer, examples) -> tuple[dict[str, float], float | None, list[str]]:
+def evaluate(model: GPT, tokenizer, examples, max_new_tokens: int = 32) -> tuple[dict[str, float], float | None,
+                                                                               list[str]]:
     """Exact match per task, the share of unknown-person prompts declined, and the replies."""
-    replies = respond(model, tokenizer, [e.messages for e in examples])
+    replies = respond(model, tokenizer, [e.messages for e in examples], max_new_tokens)
     hits, declines = defaultdict(list), []
     for e, r in zip(examples, replies):
         hits[e.task].append(W.score(e, r))
@@ -210,7 +213,7 @@ def main() -> None:
           f"({len(SPECIAL_TOKENS)} special), pretraining loss {statistics.mean(losses[:10]):.2f} -> "
           f"{statistics.mean(losses[-20:]):.2f}, {len(train)} SFT examples", flush=True)
     t = time.perf_counter()
-    results = {"base": [{s: evaluate(base, tok, ex)[:2] for s, ex in held.items()}]}
+    results = {"base": [{s: evaluate(base, tok, ex, recipe.max_new_tokens)[:2] for s, ex in held.items()}]}
     seconds["evaluate (base)"] = time.perf_counter() - t
     variants = [("SFT", True)] + ([("SFT, loss on all tokens", False)] if args.no_mask else [])
     for name, mask in variants:
@@ -221,20 +224,27 @@ def main() -> None:
             key = f"{name} (per seed)"
             seconds[key] = seconds.get(key, 0) + (time.perf_counter() - t) / args.seeds
             t = time.perf_counter()
-            results[name].append({s: evaluate(model, tok, ex)[:2] for s, ex in held.items()})
+            results[name].append({s: evaluate(model, tok, ex, recipe.max_new_tokens)[:2] for s, ex in held.items()})
             seconds[f"evaluate {name} (per seed)"] = (seconds.get(f"evaluate {name} (per seed)", 0)
                                                      + (time.perf_counter() - t) / args.seeds)
             print(f"  {name} seed {seed} done", flush=True)
     columns = list(results)
+    paired = "SFT, loss on all tokens" in results      # the mask's effect, seed by seed (same seeds, same base)
     print(f"\nexact match, % (held-out; base: one model; others: mean ± sd over {args.seeds} SFT seeds)")
-    print(f"{'split':17} {'task':11}" + "".join(f"{c:>26}" for c in columns))
+    print(f"{'split':17} {'task':11}" + "".join(f"{c:>26}" for c in columns)
+          + (f"{'masked − all, paired':>26}" if paired else ""))
+
+    def row(split, pick):
+        cells = [_mean_sd([pick(r[split]) for r in results[c]]) for c in columns]
+        if paired:
+            cells.append(_mean_sd([pick(a[split]) - pick(b[split])
+                                   for a, b in zip(results["SFT"], results["SFT, loss on all tokens"])]))
+        return "".join(f"{v:>26}" for v in cells)
     for split, examples in held.items():
         for task in sorted({e.task for e in examples}, key=W.TASKS.index):
-            row = [_mean_sd([r[split][0][task] for r in results[c]]) for c in columns]
-            print(f"{split:17} {task:11}" + "".join(f"{v:>26}" for v in row))
+            print(f"{split:17} {task:11}" + row(split, lambda r, task=task: r[0][task]))
         if split != "unseen_people":
-            row = [_mean_sd([r[split][1] for r in results[c]]) for c in columns]
-            print(f"{split:17} {'declines':11}" + "".join(f"{v:>26}" for v in row))
+            print(f"{split:17} {'declines':11}" + row(split, lambda r: r[1]))
     print("\nseconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
 
 
