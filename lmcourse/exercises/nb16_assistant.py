@@ -1,5 +1,5 @@
 """Checkers for notebook 16: the instruction-tuning loss masked to the assistant's tokens, the DPO loss,
-and a second chat template (ChatML), checked against its real Jinja text."""
+a second chat template (ChatML) checked against its real Jinja text, and a win rate that counts ties."""
 
 from __future__ import annotations
 
@@ -318,4 +318,58 @@ def check_render_chatml(render_chatml) -> Result:
         Mistake(_chatml_unpacked,
                 "the text says 'role' and 'content' literally: `for role, content in messages` unpacks each dict's "
                 "*keys*. Read the values, message['role'] and message['content']."),
+    ])
+
+
+# ----------------------------------------------------------------------------- exercise 4: a win rate with ties
+
+
+def _outcomes(a_correct, b_correct) -> tuple[int, int, int, int]:
+    """Per-prompt results of two models -> (wins of A, losses of A, ties, number of prompts)."""
+    wins = sum(bool(a) and not b for a, b in zip(a_correct, b_correct))
+    losses = sum(bool(b) and not a for a, b in zip(a_correct, b_correct))
+    return wins, losses, len(a_correct) - wins - losses, len(a_correct)
+
+
+def _win_rate(a_correct, b_correct):
+    wins, _, ties, n = _outcomes(a_correct, b_correct)
+    return (wins + ties / 2) / n
+
+
+_T, _F = True, False
+_WIN_CASES = [
+    Case(([_T, _T, _F, _T, _T, _F, _T], [_F, _F, _F, _F, _T, _T, _T]),
+         label="7 prompts: A wins 3, loses 1, ties 3 (two both right, one both wrong)"),
+    Case(([_T, _F, _T, _F], [_T, _F, _T, _F]), label="4 prompts, every one a tie"),
+    Case(([_T, _T, _T], [_F, _F, _F]), label="3 prompts, A right and B wrong on each"),
+    Case(([_F], [_F]), label="1 prompt, both wrong"),
+]
+
+
+def check_win_rate(win_rate) -> Result:
+    """``win_rate(a_correct, b_correct)``: two lists of bools (one per prompt, is the model's answer right?) ->
+    A's win rate over B, (wins + ties / 2) / n, a float; a tie is a prompt both get right or both get wrong."""
+    return _check(win_rate, _win_rate, _WIN_CASES, name="check_win_rate", crash_hint=(
+        "a_correct and b_correct are plain lists of bools (zip them to compare prompt by prompt; ~ and & are for "
+        "tensors), and divide by n, the number of prompts — a run of ties has no decisive prompts to divide by."),
+        mistakes=[
+        Mistake(lambda a, b: _outcomes(a, b)[0] / len(a),
+                "the ties count for nothing: a tie is half a win for each side, (wins + ties / 2) / n — or two "
+                "equal models would both score below 0.5."),
+        Mistake(lambda a, b: (_outcomes(a, b)[0] + _outcomes(a, b)[2]) / len(a),
+                "the ties counted as whole wins: a tie is half a win, (wins + ties / 2) / n."),
+        Mistake(lambda a, b: _outcomes(a, b)[0] / (_outcomes(a, b)[0] + _outcomes(a, b)[1]),
+                "the ties were dropped from the count (wins / (wins + losses)): keep them, as half a win each, "
+                "and divide by n, the number of prompts."),
+        Mistake(lambda a, b: sum(map(bool, a)) / len(a),
+                "that is A's accuracy; the win rate compares A and B prompt by prompt: a win where only A is right, "
+                "a tie where both are right or both wrong."),
+        Mistake(lambda a, b: (_outcomes(a, b)[1] + _outcomes(a, b)[2] / 2) / len(a),
+                "that is B's win rate over A: count a win where A is right and B is wrong."),
+        Mistake(lambda a, b: 100 * _win_rate(a, b),
+                "that is a percentage: return the fraction, between 0 and 1."),
+        Mistake(lambda a, b: _outcomes(a, b)[0] + _outcomes(a, b)[2] / 2,
+                "that is the number of wins (ties as halves), not yet divided by n, the number of prompts."),
+        Mistake(lambda a, b: (_outcomes(a, b)[0] + sum(bool(x) and bool(y) for x, y in zip(a, b)) / 2) / len(a),
+                "only the prompts both got right were counted as ties: a prompt both got wrong is a tie too."),
     ])

@@ -2,6 +2,7 @@
 (the GPT's loss on sft_batch targets, transformers' apply_chat_template), and wrong answers written here —
 apart from the checkers' own Mistake lists — are refused, each malformed answer with a hint and no exception."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ def test_the_notebooks_reference_solutions_pass_their_checkers(solutions):
     assert ex.check_sft_loss(solutions["sft_loss"]).passed
     assert ex.check_dpo_loss(solutions["dpo_loss"]).passed
     assert ex.check_render_chatml(solutions["render_chatml"]).passed
+    assert ex.check_win_rate(solutions["win_rate"]).passed
 
 
 def test_answers_in_another_valid_form_pass():
@@ -41,6 +43,8 @@ def test_answers_in_another_valid_form_pass():
     assert ex.check_sft_loss(sft_float64_loop).passed
     assert ex.check_dpo_loss(dpo_softplus_float64).passed
     assert ex.check_render_chatml(chatml_by_parts).passed
+    # (wins + ties / 2) / n = 1/2 + (accuracy of A - accuracy of B) / 2, here in NumPy
+    assert ex.check_win_rate(lambda a, b: 0.5 + (np.mean(a) - np.mean(b)) / 2).passed
 
 
 def test_sft_reference_is_the_gpts_loss_on_sft_batch_targets():
@@ -110,10 +114,26 @@ WRONG_CHATML = {
 }
 
 
+def _wins_losses_ties(a, b):
+    wins = sum(x and not y for x, y in zip(a, b))
+    losses = sum(y and not x for x, y in zip(a, b))
+    return wins, losses, len(a) - wins - losses
+
+
+WRONG_WIN_RATE = {
+    "the difference of the accuracies": lambda a, b: (sum(a) - sum(b)) / len(a),
+    "wins minus losses over n": lambda a, b: (_wins_losses_ties(a, b)[0] - _wins_losses_ties(a, b)[1]) / len(a),
+    "ties halved with floor division": lambda a, b: (_wins_losses_ties(a, b)[0] + _wins_losses_ties(a, b)[2] // 2)
+    / len(a),
+    "rounded to one decimal": lambda a, b: round(0.5 + (sum(a) - sum(b)) / (2 * len(a)), 1),
+}
+
+
 @pytest.mark.parametrize("checker, wrong", [(ex.check_sft_loss, fn) for fn in WRONG_SFT.values()]
                          + [(ex.check_dpo_loss, fn) for fn in WRONG_DPO.values()]
-                         + [(ex.check_render_chatml, fn) for fn in WRONG_CHATML.values()],
-                         ids=[*WRONG_SFT, *WRONG_DPO, *WRONG_CHATML])
+                         + [(ex.check_render_chatml, fn) for fn in WRONG_CHATML.values()]
+                         + [(ex.check_win_rate, fn) for fn in WRONG_WIN_RATE.values()],
+                         ids=[*WRONG_SFT, *WRONG_DPO, *WRONG_CHATML, *WRONG_WIN_RATE])
 def test_a_plausible_wrong_answer_is_refused(checker, wrong):
     result = checker(wrong)
     assert not result.passed and "wrong answer on case" in result.message
@@ -137,6 +157,7 @@ def test_a_loss_with_log_of_sigmoid_is_told_to_use_logsigmoid():
     (ex.check_sft_loss, lambda lo, i, m: F.cross_entropy(lo, i[1:]), "pair logits[:-1]"),
     (ex.check_dpo_loss, lambda pw, pl, rw, rl, b: -F.logsigmoid(b * _margin(pw, pl, rw, rl)[:, None] @ pw), "(B,)"),
     (ex.check_render_chatml, lambda ms, add_generation_prompt=False: "".join(m.role for m in ms), "m['role']"),
+    (ex.check_win_rate, lambda a, b: float((a & ~b).sum()), "zip them"),
 ])
 def test_a_raising_answer_gets_the_exercises_hint_and_no_exception(checker, crash, fragment):
     result = checker(crash)
@@ -175,7 +196,12 @@ def test_a_wrong_chatml_text_is_shown_where_it_first_differs():
     assert not result.passed and "at character 47: expected 'l assistant.<|im_end|>" in result.message
 
 
-@pytest.mark.parametrize("checker", [ex.check_sft_loss, ex.check_dpo_loss, ex.check_render_chatml])
+def test_a_win_rate_that_is_not_a_number_is_refused_quietly():
+    assert not ex.check_win_rate(lambda a, b: "64%").passed
+    assert not ex.check_win_rate(lambda a, b: _wins_losses_ties(a, b)).passed
+
+
+@pytest.mark.parametrize("checker", [ex.check_sft_loss, ex.check_dpo_loss, ex.check_render_chatml, ex.check_win_rate])
 def test_the_todo_state_and_a_non_function_get_a_hint_without_raising(checker):
     def todo(*args, **kwargs):
         raise NotImplementedError
