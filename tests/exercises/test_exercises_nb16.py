@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from lmcourse import chat
 from lmcourse.exercises import nb16_assistant as ex
+from lmcourse.gpt import GPT, GPTConfig
 from solutions import solution_namespace
 
 
@@ -47,16 +48,19 @@ def test_answers_in_another_valid_form_pass():
     assert ex.check_win_rate(lambda a, b: 0.5 + (np.mean(a) - np.mean(b)) / 2).passed
 
 
-def test_sft_reference_is_the_gpts_loss_on_sft_batch_targets():
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(13, (10,), generator=g)
+def test_sft_reference_is_the_gpts_own_loss_on_sft_batch_targets():
+    with torch.random.fork_rng():                                  # a seeded model, the global generator untouched
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(block_size=16, vocab_size=13, n_layer=1, n_head=2, n_embd=8)).eval()
+    ids = torch.randint(13, (10,), generator=torch.Generator().manual_seed(0))
     mask = torch.tensor([False, False, True, True, False, False, False, True, True, True])
-    logits = torch.randn(9 + 1, 13, generator=g)
     x, y = chat.sft_batch([(ids.tolist(), mask.tolist())], block_size=16, pad_id=0)   # (1, 9) each
-    by_hand = F.cross_entropy(logits[:-1][mask[1:]], ids[1:][mask[1:]])
-    assert torch.equal(x[0], ids[:-1])
-    assert torch.allclose(F.cross_entropy(logits[:-1], y[0], ignore_index=-1), by_hand)
-    assert torch.allclose(ex._sft_loss(logits, ids, mask), by_hand)
+    with torch.no_grad():
+        logits, loss = model(x, y)                                                    # logits (1, 9, 13)
+        logits_all, _ = model(ids[None])                                              # (1, 10, 13)
+    by_hand = F.cross_entropy(logits[0][mask[1:]], ids[1:][mask[1:]])
+    assert torch.allclose(loss, by_hand)
+    assert torch.allclose(ex._sft_loss(logits_all[0], ids, mask), loss, atol=1e-6)
 
 
 def test_chatml_reference_equals_transformers_apply_chat_template():
