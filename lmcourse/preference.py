@@ -1,4 +1,4 @@
-"""Preference tuning: DPO, direct preference optimization (Rafailov et al. 2023, arXiv 2305.18290), from scratch.
+"""Preference tuning (notebook 16): DPO, direct preference optimization (Rafailov et al. 2023, arXiv 2305.18290).
 
 After instruction tuning a model answers; preference tuning teaches it which of two answers people prefer.
 A preference pair is a prompt x with a chosen response y_w and a rejected one y_l. RLHF would fit a reward
@@ -76,7 +76,8 @@ class PreferenceEval(NamedTuple):
 
 @dataclass
 class DPOHistory:
-    """What happened during :func:`train_dpo`. Every step: the training batch's loss, preference accuracy,
+    """What happened during :func:`train_dpo`. Every step: the training batch's DPO loss (without the
+    ``sft_weight`` term), preference accuracy,
     mean reward margin and the policy's mean log π of the chosen and the rejected responses (before the update).
     Every evaluation (``eval_steps``, the step count done so far): the same loss, accuracy and margin on the
     held-out batch."""
@@ -293,7 +294,7 @@ def preference_accuracy(policy: nn.Module, reference: nn.Module | None, batch: P
 
 def train_dpo(policy: nn.Module, reference: nn.Module | None, batches, *, steps: int, beta: float = 0.1,
               lr: float = 1e-4, eval_batch: PreferenceBatch | None = None, eval_every: int = 10,
-              grad_clip: float | None = 1.0) -> DPOHistory:
+              grad_clip: float | None = 1.0, sft_weight: float = 0.0) -> DPOHistory:
     """Train ``policy`` in place with the DPO loss for ``steps`` AdamW updates; returns a :class:`DPOHistory`.
 
     ``batches`` is one :class:`PreferenceBatch` (used at every step) or a list of them (cycled). ``reference``
@@ -302,6 +303,11 @@ def train_dpo(policy: nn.Module, reference: nn.Module | None, batches, *, steps:
     training with no reference (log π_ref taken as 0). With ``eval_batch``, held-out loss, accuracy and margin
     are recorded before the first step, every ``eval_every`` steps and after the last. ``grad_clip`` caps the
     global gradient norm (None: no clipping). AdamW updates only parameters that require grad (LoRA works).
+
+    ``sft_weight`` > 0 adds ``sft_weight`` times the chosen responses' mean per-token negative log-likelihood
+    to the loss (the remedy of RPO, Pang et al. 2024, and of Llama 3's preference stage): DPO alone only widens
+    the margin, and the chosen response's own probability may fall with the rejected one's ("likelihood
+    displacement"), the freed probability going to answers no pair named; the extra term holds it up.
     """
     _check_pair(policy, reference)
     batch_list = [batches] if isinstance(batches, PreferenceBatch) else batches
@@ -317,6 +323,7 @@ def train_dpo(policy: nn.Module, reference: nn.Module | None, batches, *, steps:
     eval_every = integer("eval_every", eval_every, min=1)
     if grad_clip is not None:
         grad_clip = number("grad_clip", grad_clip, min=0, min_open=True)
+    sft_weight = number("sft_weight", sft_weight, min=0)
     params = [p for p in policy.parameters() if p.requires_grad]
     if not params:
         raise ArgumentError("policy must have parameters that require grad; got none (is it frozen?)")
@@ -337,8 +344,12 @@ def train_dpo(policy: nn.Module, reference: nn.Module | None, batches, *, steps:
     for step, i in zip(range(1, steps + 1), itertools.cycle(range(len(batch_list)))):
         policy_chosen, policy_rejected = _pair_logprobs(policy, batch_list[i])
         out = dpo_loss(policy_chosen, policy_rejected, *ref_logps[i], beta)
+        loss = out.loss
+        if sft_weight:                      # + the chosen responses' per-token NLL: keeps their likelihood up
+            n_tokens = batch_list[i].chosen_mask.sum(dim=1).clamp(min=1)
+            loss = loss + sft_weight * (-(policy_chosen / n_tokens).mean())
         optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        loss.backward()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
         optimizer.step()

@@ -250,6 +250,19 @@ def test_train_dpo_without_a_reference_scores_rewards_from_the_policy_alone():
     assert math.isclose(e.margin, float((0.5 * (pc - pr)).mean()), rel_tol=1e-5)
 
 
+def test_train_dpo_sft_weight_adds_the_chosen_nll_and_keeps_the_chosen_likelihood_up():
+    batch = preference_batch(_toy_pairs(), pad_id=0, block_size=8)
+    runs = {}
+    for w in (0.0, 1.0):
+        policy = _gpt()
+        runs[w] = train_dpo(policy, frozen_copy(_gpt()), batch, steps=30, beta=0.5, lr=1e-2, sft_weight=w)
+    assert runs[0.0].chosen_logp[0] == runs[1.0].chosen_logp[0]            # same start
+    assert runs[1.0].chosen_logp[-1] > runs[0.0].chosen_logp[-1]           # the NLL term lifts log π(chosen)
+    assert runs[1.0].accuracy[-1] == 1.0                                   # and the preference is still learned
+    history = train_dpo(_gpt(), frozen_copy(_gpt()), batch, steps=1, beta=0.5, lr=1e-9, sft_weight=2.0)
+    assert math.isclose(history.loss[0], math.log(2), rel_tol=1e-5)        # history.loss is the DPO part alone
+
+
 def test_train_dpo_cycles_a_list_of_batches():
     policy = _gpt()
     batches = [preference_batch(_toy_pairs()[:3], pad_id=0, block_size=8),
@@ -269,6 +282,7 @@ def test_train_dpo_cycles_a_list_of_batches():
     (dict(lr=-1.0), "lr must be a finite number > 0"),
     (dict(eval_every=0), "eval_every must be an int >= 1"),
     (dict(grad_clip=0), "grad_clip must be a finite number > 0"),
+    (dict(sft_weight=-1.0), "sft_weight must be a finite number >= 0"),
 ])
 def test_train_dpo_refuses_bad_arguments(change, fragment):
     policy = _gpt()
