@@ -4,7 +4,7 @@ An assistant is a language model that reads a conversation written in a fixed fo
 *chat template* — and continues it with the assistant's turn. Here every message is written
 as ``<|role|>content<|end|>`` (roles ``system``, ``user``, ``assistant``), with one special
 token per role marker, and a prompt for a reply ends in ``<|assistant|>``. Instruction tuning
-trains on such sequences with the loss only on the assistant's tokens:
+(notebook 16) trains on such sequences with the loss only on the assistant's tokens:
 :func:`encode_chat` returns that mask and :func:`sft_batch` turns it into targets with
 ``-1`` (ignored) everywhere else. :data:`CHAT_TEMPLATE` is the same format as a Jinja
 template, the form ``transformers``' ``apply_chat_template`` reads, and :func:`to_transformers`

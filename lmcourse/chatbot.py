@@ -1,4 +1,4 @@
-"""Talking to a GPT: the chat loop that turns a language model into an assistant you can type to.
+"""Talking to a GPT: the chat loop that turns a language model into an assistant you can type to (notebook 16).
 
 A chat model is still a next-token predictor. To answer, the conversation is rendered with the
 chat template (:mod:`lmcourse.chat`: ``<|user|>…<|end|>`` per turn, then ``<|assistant|>``),

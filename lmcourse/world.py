@@ -1,4 +1,4 @@
-"""An invented world and the data that turns a language model into an assistant (the assistant notebook).
+"""An invented world and the data that turns a language model into an assistant (notebook 16).
 
 Everything is generated from a seed, nothing is downloaded. :func:`make_world` invents people
 (each with a city, a job, a pet and a best friend, who is another person: a relation), the
