@@ -115,7 +115,8 @@ def test_chat_tokenizer_learns_no_merge_from_the_markers_in_its_text():
     joined = chat.chat_tokenizer("<|endoftext|>".join(["Ana lives in Porto."] * 50), 30)
     plain = chat.chat_tokenizer("\n".join(["Ana lives in Porto."] * 50), 30)
     assert joined.merges == plain.merges
-    assert all(b"<|" not in joined.token_bytes(i) and b"|>" not in joined.token_bytes(i) for i in range(256, len(joined.vocab)))
+    learned = [joined.token_bytes(i) for i in range(256, len(joined.vocab))]
+    assert all(b"<|" not in piece and b"|>" not in piece for piece in learned)
     assert list(joined.special_tokens) == list(chat.SPECIAL_TOKENS)
     with pytest.raises(ArgumentError, match="text must be a str; got bytes"):
         chat.chat_tokenizer(b"Ana", 3)
