@@ -164,13 +164,16 @@ def main() -> None:
           f"{len(examples)} SFT examples, {args.seeds} seeds", flush=True)
     results = {"base": [timed("evaluate", evaluate, R, tok, base, held)[0]]}
     variants = [("SFT", True)] + ([("SFT, all tokens", False)] if args.no_mask else [])
-    models = {}
+    models, right = {}, {}     # right[seed]: per unseen-input prompt, was the SFT model's reply correct?
     for name, mask in variants:
         results[name] = []
         for seed in seeds:
             models[name, seed] = timed(f"{name} (total)", sft, R, tok, base, examples, held["unseen_inputs"], seed,
                                        mask=mask)
-            results[name].append(timed("evaluate", evaluate, R, tok, models[name, seed], held)[0])
+            scores, correct = timed("evaluate", evaluate, R, tok, models[name, seed], held)
+            results[name].append(scores)
+            if name == "SFT":
+                right[seed] = correct
     batches, held_batch = preference_data(R, tok, world)
     extra = {}
     for name, weight in (("DPO", 0.0), ("DPO + SFT term", 1.0)):
@@ -182,10 +185,9 @@ def main() -> None:
             timed(f"{name} (total)", preference.train_dpo, policy, reference, batches, steps=len(batches),
                   beta=BETA, lr=DPO_LR, sft_weight=weight)
             scores, dpo_right = timed("evaluate", evaluate, R, tok, policy, held)
-            _, sft_right = evaluate(R, tok, models["SFT", seed], {"unseen_inputs": held["unseen_inputs"]})
             results[name].append(scores)
             extra[f"{name}: preference accuracy"].append(preference.preference_accuracy(policy, reference, held_batch))
-            pairs = list(zip(dpo_right, sft_right))      # per prompt: DPO right?, SFT right?; a tie counts half
+            pairs = list(zip(dpo_right, right[seed]))      # per prompt: DPO right?, SFT right?; a tie counts half
             wins = sum(a > b for a, b in pairs) + 0.5 * sum(a == b for a, b in pairs)
             extra[f"{name}: win rate vs SFT"].append(wins / len(pairs))
         print(f"  {name} done", flush=True)
