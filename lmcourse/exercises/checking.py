@@ -72,6 +72,13 @@ class Result:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    try:
+        return _shorten(value, limit)
+    except Exception:  # a learner's object that cannot even be shown is still named
+        return f"<{type(value).__name__} object>"
+
+
+def _shorten(value: Any, limit: int) -> str:
     if isinstance(value, torch.Tensor):
         head = value.detach().flatten()[:6].tolist()
         shown = ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in head)
@@ -91,26 +98,107 @@ def _as_array(value: Any) -> np.ndarray | None:
     return None
 
 
-def same(got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
-    """Equality the way a checker means it: tensors/arrays by shape then allclose, floats by
-    isclose, mappings and sequences element by element, anything else by ``==``."""
-    exp_arr = _as_array(expected)
-    if exp_arr is not None:
-        got_arr = _as_array(got)
-        return (got_arr is not None and got_arr.shape == exp_arr.shape
-                and bool(np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True)))
-    if isinstance(expected, float) or isinstance(got, float):
-        try:
-            return math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol)
-        except (TypeError, ValueError):
-            return False
+def _dtype_family(dtype: Any) -> str:
+    """``bool``, ``integer``, ``floating`` or ``complex``: the kinds of element a checker tells apart."""
+    if isinstance(dtype, torch.dtype):
+        if dtype == torch.bool:
+            return "bool"
+        if dtype.is_complex:
+            return "complex"
+        return "floating" if dtype.is_floating_point else "integer"
+    kind = np.dtype(dtype).kind
+    return {"b": "bool", "i": "integer", "u": "integer", "f": "floating", "c": "complex"}.get(kind, str(dtype))
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor ({str(value.dtype).replace('torch.', '')})"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array ({value.dtype})"
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # torch.return_types.topk, a namedtuple
+        return f"a {type(value).__name__} pair ({', '.join(value._fields)})"
+    return f"{type(value).__name__} {_short(value, 30)}"
+
+
+_INTEGERS = (int, np.integer)
+_REALS = (int, float, np.integer, np.floating)
+
+
+def _kind_mismatch(got: Any, expected: Any) -> str | None:
+    """Why ``got`` is not the *kind* of answer ``expected`` is (a sentence), or None when it is.
+
+    Valid other forms pass: an ``np.int64`` for an int, an int for a float, a tuple for a list,
+    a float64 tensor for a float32 one. What a learner must fix is named, never coerced: a tensor
+    where a list is asked, a float mask where a bool mask is asked, a number written as a string.
+    """
+    if isinstance(expected, torch.Tensor) or isinstance(expected, np.ndarray):
+        want = "a tensor" if isinstance(expected, torch.Tensor) else "a NumPy array"
+        if type(got) is not type(expected) and not (isinstance(got, np.ndarray) and isinstance(expected, np.ndarray)):
+            extra = ""
+            if isinstance(got, (list, tuple)) and not hasattr(got, "_fields"):
+                extra = " (build it with torch.tensor(...) or torch.stack(...))" if want == "a tensor" else ""
+            elif hasattr(got, "_fields"):
+                extra = f" — take the one you need, e.g. .{got._fields[-1]}"
+            elif isinstance(got, torch.Tensor):
+                extra = " (use .numpy())"
+            return f"expected {want}, got {_type_name(got)}{extra}"
+        want_kind, got_kind = _dtype_family(expected.dtype), _dtype_family(got.dtype)
+        if want_kind != got_kind:
+            if want_kind == "bool":
+                return (f"expected a bool mask (True/False, e.g. from a comparison such as x > 0), got dtype "
+                        f"{str(got.dtype).replace('torch.', '')}: 0s and 1s are not a bool mask")
+            return (f"expected {want} of {want_kind} values (dtype {str(expected.dtype).replace('torch.', '')}), "
+                    f"got dtype {str(got.dtype).replace('torch.', '')}")
+        return None
+    if isinstance(got, (torch.Tensor, np.ndarray)):
+        how = ".item()" if isinstance(expected, _REALS) or isinstance(expected, (bool, np.bool_)) else ".tolist()"
+        return f"expected {type(expected).__name__}, got {_type_name(got)} (convert it with {how})"
+    if isinstance(expected, (bool, np.bool_)):
+        return None if isinstance(got, (bool, np.bool_)) else f"expected True or False, got {_type_name(got)}"
+    if isinstance(expected, _INTEGERS):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, _INTEGERS):
+            hint = " (use // or int(...) where the answer is a whole number)" if isinstance(got, float) else ""
+            return f"expected an integer, got {_type_name(got)}{hint}"
+        return None
+    if isinstance(expected, _REALS):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, _REALS):
+            hint = " — a number written as text is not a number" if isinstance(got, str) else ""
+            return f"expected a number, got {_type_name(got)}{hint}"
+        return None
+    if isinstance(expected, str):
+        return None if isinstance(got, str) else f"expected a string, got {_type_name(got)}"
     if isinstance(expected, Mapping):
-        return (isinstance(got, Mapping) and set(got) == set(expected)
-                and all(same(got[k], expected[k], rtol=rtol, atol=atol) for k in expected))
+        return None if isinstance(got, Mapping) else f"expected a dict, got {_type_name(got)}"
+    if isinstance(expected, (set, frozenset)):
+        return None if isinstance(got, (set, frozenset)) else f"expected a set, got {_type_name(got)}"
     if isinstance(expected, (list, tuple)):
-        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
-                and all(same(g, e, rtol=rtol, atol=atol) for g, e in zip(got, expected)))
+        if isinstance(got, (list, tuple)) and not hasattr(got, "_fields"):
+            return None
+        return f"expected a {type(expected).__name__}, got {_type_name(got)}"
+    if expected is None:
+        return None if got is None else f"expected None, got {_type_name(got)}"
+    return None
+
+
+def same(got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+    """Equality the way a checker means it: the same kind of answer (see :func:`_kind_mismatch`),
+    then tensors/arrays by shape and allclose, floats by isclose, mappings and sequences element
+    by element, anything else by ``==``."""
     try:
+        if _kind_mismatch(got, expected):
+            return False
+        exp_arr = _as_array(expected)
+        if exp_arr is not None:
+            got_arr = _as_array(got)
+            return got_arr.shape == exp_arr.shape and bool(np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol,
+                                                                       equal_nan=True))
+        if isinstance(expected, (float, np.floating)):
+            return math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol) or (
+                math.isnan(float(got)) and math.isnan(float(expected)))
+        if isinstance(expected, Mapping):
+            return set(got) == set(expected) and all(same(got[k], expected[k], rtol=rtol, atol=atol) for k in expected)
+        if isinstance(expected, (list, tuple)):
+            return len(got) == len(expected) and all(same(g, e, rtol=rtol, atol=atol) for g, e in zip(got, expected))
         return bool(got == expected)
     except Exception:  # comparisons of odd types must not crash the checker
         return False
@@ -118,24 +206,47 @@ def same(got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-6) -> 
 
 def _difference(got: Any, expected: Any) -> str:
     """A short sentence on *how* ``got`` differs, when that is more useful than both values."""
+    try:
+        return _how_different(got, expected)
+    except Exception:  # an answer of an odd type must not crash the checker that describes it
+        return ""
+
+
+def _how_different(got: Any, expected: Any) -> str:
+    kind = _kind_mismatch(got, expected)
+    if kind:
+        return kind
     exp_arr, got_arr = _as_array(expected), _as_array(got)
     if exp_arr is not None:
-        if got_arr is None:
-            return f"expected a tensor/array, got {type(got).__name__}"
         if got_arr.shape != exp_arr.shape:
             return f"shape {tuple(got_arr.shape)} instead of {tuple(exp_arr.shape)}"
         with np.errstate(invalid="ignore"):  # inf - inf where both agree is no difference
             gap = np.where(got_arr == exp_arr, 0.0, np.abs(got_arr - exp_arr))
         return f"largest difference {np.max(gap):.3g}"
-    if isinstance(expected, Mapping) and isinstance(got, Mapping):
+    if isinstance(expected, Mapping):
         missing, extra = set(expected) - set(got), set(got) - set(expected)
         if missing or extra:
             return (f"missing keys {_short(sorted(missing, key=repr))}" if missing else "") + \
                    ("; " if missing and extra else "") + \
                    (f"unexpected keys {_short(sorted(extra, key=repr))}" if extra else "")
         wrong = next(k for k in expected if not same(got[k], expected[k]))
-        return f"at key {wrong!r}: expected {_short(expected[wrong])}, got {_short(got[wrong])}"
+        inner = _how_different(got[wrong], expected[wrong])
+        return f"at key {wrong!r}: " + (inner or f"expected {_short(expected[wrong])}, got {_short(got[wrong])}")
+    if isinstance(expected, (list, tuple)):
+        if len(got) != len(expected):
+            return f"{len(got)} items instead of {len(expected)}"
+        wrong = next(i for i, (g, e) in enumerate(zip(got, expected)) if not same(g, e))
+        inner = _how_different(got[wrong], expected[wrong])
+        return f"at position {wrong}: " + (inner or f"expected {_short(expected[wrong])}, got {_short(got[wrong])}")
     return ""
+
+
+def _agrees(compare: Callable[[Any, Any], bool], got: Any, expected: Any) -> bool:
+    """``compare(got, expected)``, where an answer that makes the comparison raise simply does not agree."""
+    try:
+        return bool(compare(got, expected))
+    except Exception:
+        return False
 
 
 def _say(result: Result) -> Result:
@@ -175,7 +286,7 @@ def check_function(learner: Callable[..., Any], reference: Callable[..., Any], c
         except Exception as err:  # the learner's bug is reported, not raised
             return _say(Result(False, f"✘ {name}: on {where} your function raised "
                                       f"{type(err).__name__}: {err}", failed_case=case.describe()))
-        if compare(got, expected):
+        if _agrees(compare, got, expected):
             continue
         lines = [f"✘ {name}: wrong answer on {where}.",
                  f"  expected: {_short(expected)}", f"  got:      {_short(got)}"]
@@ -187,7 +298,7 @@ def check_function(learner: Callable[..., Any], reference: Callable[..., Any], c
                 wrong = mistake.fn(*copy.deepcopy(case.args), **copy.deepcopy(dict(case.kwargs)))
             except Exception:
                 continue
-            if compare(got, wrong):
+            if _agrees(compare, got, wrong):
                 lines.append(f"  Hint: {mistake.hint}")
                 return _say(Result(False, "\n".join(lines), failed_case=case.describe(), mistake=mistake.hint))
         return _say(Result(False, "\n".join(lines), failed_case=case.describe()))
