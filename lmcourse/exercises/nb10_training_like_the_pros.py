@@ -1,7 +1,9 @@
-"""Checkers for notebook 10: the warmup + cosine learning rate, AdamW's decay / no-decay split, and RMSNorm."""
+"""Checkers for notebook 10: a warmup + cosine schedule that resumes exactly, AdamW's decay / no-decay split,
+and RMSNorm."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import torch
@@ -17,63 +19,130 @@ def _lr(step, max_lr, min_lr, warmup, total):
     return max_lr * warmup_cosine_lambda(warmup, total, min_lr / max_lr)(step)
 
 
-def _cosine(step, max_lr, min_lr, warmup, total, progress):
-    return min_lr + (max_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+class _Schedule:
+    """The reference: warm-up then cosine, remembering one number, the step it is at."""
+
+    def __init__(self, max_lr, min_lr, warmup, total):
+        self.max_lr, self.min_lr, self.warmup, self.total, self.t = max_lr, min_lr, warmup, total, 0
+
+    def rate(self, t):
+        return _lr(t, self.max_lr, self.min_lr, self.warmup, self.total)
+
+    def step(self):
+        lr = self.rate(self.t)
+        self.t += 1
+        return lr
+
+    def state_dict(self):
+        return {"step": self.t}
+
+    def load_state_dict(self, state):
+        self.t = state["step"]
 
 
-def _from_zero(step, max_lr, min_lr, warmup, total):
-    """Wrong: the warmup starts at 0, so the first step does not learn at all."""
-    if step < warmup:
-        return max_lr * step / warmup
-    return _lr(step, max_lr, min_lr, warmup, total)
+def _saved(state):
+    """``state`` written and read back the way a checkpoint is: torch.save, then torch.load(weights_only=True)."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state_dict() must return a dict; it returned {type(state).__name__}")
+    buffer = io.BytesIO()
+    try:
+        torch.save(state, buffer)
+        buffer.seek(0)
+        return torch.load(buffer, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - what the learner put in the state
+        raise TypeError("state_dict() must hold plain numbers (ints, floats, lists, dicts) that torch.save and "
+                        f"torch.load(weights_only=True) can store; saving it failed: {type(err).__name__}") from None
 
 
-def _no_floor(step, max_lr, min_lr, warmup, total):
-    """Wrong: decays to 0 instead of min_lr."""
-    return _lr(step, max_lr, 0.0, warmup, total) if step < total else 0.0
+class _Run:
+    """A schedule class driven the way the checker drives every answer: built with a case's sizes, stepped
+    ``steps`` times, and at each step in ``stops`` saved, thrown away and resumed in a freshly built one.
+    Calling it returns the learning rates of all the steps, as a list."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def __call__(self, max_lr, min_lr, warmup, total, steps, stops=()):
+        schedule, rates = self.cls(max_lr, min_lr, warmup, total), []
+        for t in range(steps):
+            if t in stops:
+                state = _saved(schedule.state_dict())
+                schedule = self.cls(max_lr, min_lr, warmup, total)          # a new process, after the crash
+                schedule.load_state_dict(state)
+            rates.append(schedule.step())
+        return rates
 
 
-def _over_total(step, max_lr, min_lr, warmup, total):
-    """Wrong: the cosine's progress is step / total, so it starts below max_lr right after the warmup."""
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    return _cosine(step, max_lr, min_lr, warmup, total, min(step / total, 1.0))
+class _FromZero(_Schedule):
+    def rate(self, t):
+        return self.max_lr * t / self.warmup if t < self.warmup else super().rate(t)
 
 
-def _linear(step, max_lr, min_lr, warmup, total):
-    """Wrong: a straight line down instead of a cosine."""
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    progress = min((step - warmup) / (total - warmup), 1.0)
-    return max_lr - (max_lr - min_lr) * progress
+class _NoClamp(_Schedule):
+    def rate(self, t):
+        if t < self.warmup:
+            return super().rate(t)
+        progress = (t - self.warmup) / (self.total - self.warmup)
+        return self.min_lr + (self.max_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _no_half(step, max_lr, min_lr, warmup, total):
-    """Wrong: cos alone (not ½(1 + cos)), which goes negative halfway."""
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    progress = min((step - warmup) / (total - warmup), 1.0)
-    return min_lr + (max_lr - min_lr) * math.cos(math.pi * progress)
+class _OverTotal(_Schedule):
+    def rate(self, t):
+        if t < self.warmup:
+            return super().rate(t)
+        return self.min_lr + (self.max_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * min(t / self.total, 1)))
 
 
-def check_lr_at(lr_at) -> Result:
-    """``lr_at(step, max_lr, min_lr, warmup, total)``: linear warmup, then cosine to ``min_lr`` at ``total``."""
-    cases = [Case((s, 1e-3, 1e-4, 10, 100), label=f"step {s} (max_lr=1e-3, min_lr=1e-4, warmup=10, total=100){note}")
-             for s, note in [(0, ", the very first step"), (4, ""), (9, ", the last warmup step"),
-                             (10, ", the first cosine step"), (40, ""), (55, ", halfway through the cosine"),
-                             (99, ", the last step"), (100, ", the end"), (150, ", after the end")]]
-    cases.append(Case((300, 6e-4, 6e-5, 0, 600),
-                      label="step 300 of 600 with no warmup (max_lr=6e-4, min_lr=6e-5)"))
-    return check_function(lr_at, _lr, cases, name="check_lr_at", rtol=1e-6, atol=1e-12, mistakes=[
-        Mistake(_from_zero, "the warmup starts at 0: step 0 gets lr = 0 and learns nothing. Count the steps "
-                            "from 1 during warmup: max_lr · (step + 1) / warmup."),
-        Mistake(_no_floor, "the cosine ends at 0, not at min_lr: use min_lr + (max_lr - min_lr) · ½(1 + cos(π·p))."),
-        Mistake(_over_total, "the cosine starts at step 0 instead of where the warmup ends: its progress is "
-                             "p = (step - warmup) / (total - warmup)."),
-        Mistake(_linear, "a straight line: the decay should follow half a cosine, ½(1 + cos(π·p)), which stays "
-                         "near max_lr at first and flattens out near min_lr."),
-        Mistake(_no_half, "cos(π·p) alone goes from 1 to -1, so the rate turns negative halfway; "
-                          "use ½(1 + cos(π·p)), which goes from 1 to 0."),
+class _Restarts(_Schedule):
+    def load_state_dict(self, state):
+        pass
+
+
+class _SkipsOne(_Schedule):
+    def load_state_dict(self, state):
+        self.t = state["step"] + 1
+
+
+def _cases() -> list[Case]:
+    sizes = dict(max_lr=1e-3, min_lr=1e-4)
+    return [Case(kwargs=dict(sizes, warmup=4, total=12, steps=16),
+                 label="warmup=4, total=12, 16 steps without a stop (past the end)"),
+            Case(kwargs=dict(max_lr=6e-4, min_lr=6e-5, warmup=0, total=6, steps=8),
+                 label="no warmup (warmup=0), total=6, 8 steps without a stop"),
+            Case(kwargs=dict(sizes, warmup=4, total=12, steps=14, stops=(2,)),
+                 label="warmup=4, total=12: stopped and resumed at step 2, in the middle of the warmup"),
+            Case(kwargs=dict(sizes, warmup=3, total=10, steps=12, stops=(6,)),
+                 label="warmup=3, total=10: stopped and resumed at step 6, on the cosine"),
+            Case(kwargs=dict(sizes, warmup=2, total=8, steps=12, stops=(3, 10)),
+                 label="warmup=2, total=8: resumed at step 3, then again at step 10 (past the end)"),
+            Case(kwargs=dict(max_lr=1e-3, min_lr=0.0, warmup=1, total=5, steps=6, stops=(0,)),
+                 label="warmup=1, total=5, min_lr=0: saved before the first step and resumed")]
+
+
+def check_warmup_cosine(schedule_class) -> Result:
+    """``schedule_class(max_lr, min_lr, warmup, total)`` with ``step() -> float``, ``state_dict()`` and
+    ``load_state_dict(state)``: the rates of warm-up + cosine, the same whether or not the run was stopped and
+    resumed from its state (saved through torch.save / torch.load(weights_only=True) into a new instance)."""
+    if not callable(schedule_class):
+        result = Result(False, "✘ check_warmup_cosine: expected a function or class — the class itself, as in "
+                               f"check_warmup_cosine(WarmupCosine) — got {type(schedule_class).__name__}, which cannot "
+                               "be called. Pass the class without building one (no parentheses).")
+        print(result.message)
+        return result
+    if isinstance(schedule_class, _Run):                # one of the known mistakes below, handed back to check
+        schedule_class = schedule_class.cls
+    return check_function(_Run(schedule_class), _Run(_Schedule), _cases(), name="check_warmup_cosine",
+                          rtol=1e-6, atol=1e-12, mistakes=[
+        Mistake(_Run(_FromZero), "the warmup starts at 0: step 0 gets lr = 0 and learns nothing. Count the steps "
+                                 "from 1 during warmup: max_lr · (step + 1) / warmup."),
+        Mistake(_Run(_NoClamp), "past total the cosine climbs back up: the progress p = (step - warmup) / "
+                                "(total - warmup) must stop at 1, so the rate stays at min_lr after the end."),
+        Mistake(_Run(_OverTotal), "the cosine starts at step 0 instead of where the warmup ends: its progress is "
+                                  "p = (step - warmup) / (total - warmup)."),
+        Mistake(_Run(_Restarts), "after load_state_dict the schedule starts again from step 0, warmup and all: "
+                                 "state_dict must hold the step reached, and load_state_dict must restore it."),
+        Mistake(_Run(_SkipsOne), "the resumed run skips a step: the saved step is the next one to run (the "
+                                 "steps already taken), so load_state_dict restores it as it is, without adding 1."),
     ])
 
 

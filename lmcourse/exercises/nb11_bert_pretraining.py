@@ -182,3 +182,139 @@ def check_pack_pair(fn) -> Result:
             Mistake(_no_cls, "the pair starts with [CLS] (its vector is what the NSP head reads)"),
             Mistake(_one_sep, "segment B is followed by its own [SEP]: [CLS] a [SEP] b [SEP]"),
         ]) if callable(fn) else check_function(fn, _pack_reference, cases, name="pack_pair")
+
+
+# --- the MLM training step -------------------------------------------------------------------------------------
+
+STEP_VOCAB = 20       # the tiny checking model's vocabulary: PAD, CLS, SEP, MASK and 16 "characters"
+
+
+def _step_model():
+    """A tiny MaskedLM (1 layer, width 8), the same weights every call, holding stale gradients of a last step."""
+    from ..bert import BertConfig, MaskedLM
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = MaskedLM(BertConfig(vocab_size=STEP_VOCAB, n_layer=1, n_head=2, n_embd=8, d_ff=16, max_len=16,
+                                    pad_id=PAD))
+        for p in model.parameters():
+            p.grad = torch.randn_like(p)             # what the last step left behind
+    return model
+
+
+def _ids(*rows) -> torch.Tensor:
+    """(B, T) ids: each row [CLS] its tokens [SEP], padded with [PAD] to the longest."""
+    width = max(len(r) for r in rows) + 2
+    return torch.tensor([[CLS, *r, SEP] + [PAD] * (width - len(r) - 2) for r in rows])
+
+
+class _Stepped:
+    """A step function run the way the checker runs every answer: a fresh tiny model, SGD, a seeded generator.
+
+    Calling it with a case's ``(ids, seed, special_ids)`` returns what the step returned and every
+    parameter after it, flattened (one float tensor), so a step is judged by what it did to the model."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, ids, seed, special_ids):
+        model = _step_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1234)                   # an answer that ignores the generator draws from here
+            loss = self.step(model, optimizer, ids, MASK, STEP_VOCAB, special_ids, torch.Generator().manual_seed(seed))
+        return loss, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def _mlm_step(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    from ..pretraining import mask_tokens
+
+    optimizer.zero_grad()
+    inputs, labels = mask_tokens(ids, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids,
+                                 generator=generator)
+    if (labels == IGNORE_INDEX).all():
+        return 0.0
+    logits, _ = model(inputs)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size), labels.reshape(-1))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _variant(*, answers=False, everywhere=False, generator=True, zero=True, guard=True, mean_all=False, step=True,
+             specials=True):
+    """The reference step with one thing done wrong."""
+    def wrong(model, optimizer, ids, mask_id, vocab_size, special_ids, gen):
+        from ..pretraining import mask_tokens
+
+        if zero:
+            optimizer.zero_grad()
+        inputs, labels = mask_tokens(ids, mask_id=mask_id, vocab_size=vocab_size,
+                                     special_ids=special_ids if specials else (), generator=gen if generator else None)
+        if guard and (labels == IGNORE_INDEX).all():
+            return 0.0
+        logits, _ = model(ids if answers else inputs)
+        flat = logits.reshape(-1, vocab_size)
+        if everywhere:
+            loss = torch.nn.functional.cross_entropy(flat, ids.reshape(-1))
+        elif mean_all:
+            each = torch.nn.functional.cross_entropy(flat, labels.reshape(-1), reduction="none")
+            loss = each.sum() / labels.numel()
+        else:
+            loss = torch.nn.functional.cross_entropy(flat, labels.reshape(-1))
+        loss.backward()
+        if step:
+            optimizer.step()
+        return loss.item()
+    return wrong
+
+
+def _step_cases() -> list[Case]:
+    special = [PAD, CLS, SEP]
+    return [
+        Case((_ids([4, 9, 5, 11, 7, 4, 12, 19, 6, 8, 15, 10], [13, 6, 6, 17, 5]), 0, special),
+             label="2 sequences, the second padded (seed 0)"),
+        Case((_ids([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]), 3, special),
+             label="1 sequence of 14 tokens (seed 3)"),
+        Case((_ids([7, 7, 7, 7, 7, 7], [4, 5], [18, 17, 16, 15, 14, 13, 12, 11], [9]), 1, special),
+             label="4 sequences of lengths 6, 2, 8, 1 with padding (seed 1)"),
+        Case((_ids([8, 9], [10]), 1, special), label="2 short sequences where nothing is picked (seed 1)"),
+    ]
+
+
+def check_mlm_step(mlm_step) -> Result:
+    """``mlm_step(model, optimizer, ids, mask_id, vocab_size, special_ids, generator) -> float``: one MLM update.
+
+    Masks ``ids`` with :func:`lmcourse.pretraining.mask_tokens` and ``generator``, scores the masked
+    inputs, takes the cross-entropy at the picked positions only, steps the optimizer, returns the loss;
+    on a batch where nothing was picked it returns 0.0 and leaves the model unchanged. Checked by
+    running it on a tiny MaskedLM with SGD and comparing the loss and every parameter after the step."""
+    if not callable(mlm_step):
+        return check_function(mlm_step, _mlm_step, [], name="check_mlm_step")
+    if isinstance(mlm_step, _Stepped):                # one of the known mistakes below, handed back to check
+        mlm_step = mlm_step.step
+    return check_function(_Stepped(mlm_step), _Stepped(_mlm_step), _step_cases(), name="check_mlm_step",
+                          rtol=1e-5, atol=1e-6, mistakes=[
+        Mistake(_Stepped(_variant(answers=True)),
+                "the model read the original ids, so the answers were in plain sight: feed it the masked inputs "
+                "that mask_tokens returns."),
+        Mistake(_Stepped(_variant(everywhere=True)),
+                "the loss counts every position against the original ids (padding included): use the labels from "
+                "mask_tokens, whose -100 entries F.cross_entropy skips, so only the picked tokens count."),
+        Mistake(_Stepped(_variant(mean_all=True)),
+                "the per-token losses are summed and divided by every position of the batch: the mean is over the "
+                "picked tokens only, which is what F.cross_entropy with the -100 labels gives."),
+        Mistake(_Stepped(_variant(generator=False)),
+                "the masking did not use the generator you were given, so the picks cannot be reproduced: pass "
+                "generator=generator to mask_tokens."),
+        Mistake(_Stepped(_variant(specials=False)),
+                "[CLS], [SEP] or [PAD] were picked: pass special_ids to mask_tokens so they never are."),
+        Mistake(_Stepped(_variant(zero=False)),
+                "the model arrived holding the last step's gradients and they were added to this step's: call "
+                "optimizer.zero_grad() before backward()."),
+        Mistake(_Stepped(_variant(step=False)),
+                "the parameters did not change: after loss.backward() call optimizer.step()."),
+        Mistake(_Stepped(_variant(guard=False)),
+                "when nothing is picked the loss is 0/0 = nan and a step on it writes nan into every weight: if "
+                "every label is -100, return 0.0 without stepping."),
+    ])
