@@ -2,13 +2,17 @@
 
 ``check_mask_tokens`` checks rules, not a reference answer (masking is random), so it has no Mistake
 list for the rules test to feed it: the wrong maskings below reach every one of its rules, each
-with its own hint.
+with its own hint. ``check_mlm_step`` is shown the package's loss and a step written another way,
+and the wrong steps a learner writes first; ``WRONG_ANSWERS`` lists, for every checker, wrong answers
+written here independently of the checkers' own mistakes.
 """
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lmcourse.exercises import nb11_bert_pretraining as ex
+from lmcourse.pretraining import mask_tokens
 
 
 def test_package_mask_tokens_passes_the_checker():
@@ -74,11 +78,152 @@ def test_mask_tokens_reports_a_crash_unfinished_code_and_a_call_instead_of_a_fun
     assert "expected a function, got None" in ex.check_mask_tokens(None).message
 
 
-def test_pack_pair_checker_accepts_tensors_and_reports_unfinished():
-    def as_tensors(a, b, c, s):
-        return torch.tensor([c, *a, s, *b, s]), torch.tensor([0] * (len(a) + 2) + [1] * (len(b) + 1))
-    assert ex.check_pack_pair(as_tensors).passed
+def test_pack_pair_accepts_tuples_and_refuses_tensors_and_bool_segment_ids():
+    def as_tuples(a, b, c, s):
+        return (c, *a, s, *b, s), (0,) * (len(a) + 2) + (1,) * (len(b) + 1)
+    assert ex.check_pack_pair(as_tuples).passed
+    tensors = ex.check_pack_pair(pack_as_tensors)
+    assert not tensors.passed and "expected list, got a tensor" in tensors.message
+    bools = ex.check_pack_pair(pack_with_bool_segments)
+    assert not bools.passed and "expected an integer, got bool" in bools.message
 
-    def unfinished(a, b, c, s):
-        raise NotImplementedError
-    assert "not written yet" in ex.check_pack_pair(unfinished).message
+
+# --- wrong maskings (named, for WRONG_ANSWERS) ---------------------------------------------------------------
+
+def mask_returns_labels_first(ids, mask_id, vocab_size, special_ids):
+    # the right masking, returned in the wrong order: (labels, inputs)
+    inputs, labels = _mask(ids, mask_id, vocab_size, special_ids)
+    return labels, inputs
+
+
+def mask_with_inverted_labels(ids, mask_id, vocab_size, special_ids):
+    # -100 at the picked positions and the ids everywhere else: the loss would train on what the model sees
+    inputs, labels = _mask(ids, mask_id, vocab_size, special_ids)
+    picked = labels != -100
+    return inputs, torch.where(picked, torch.full_like(ids, -100), ids)
+
+
+def mask_every_position_alike(ids, mask_id, vocab_size, special_ids):
+    # draws over every position, [CLS], [SEP] and [PAD] included
+    return _mask(ids, mask_id, vocab_size, special_ids, skip_special=False)
+
+
+# --- wrong packings ------------------------------------------------------------------------------------------
+
+def pack_as_tensors(a, b, cls_id, sep_id):
+    # right values, but tensors where two lists are asked for
+    return torch.tensor([cls_id, *a, sep_id, *b, sep_id]), torch.tensor([0] * (len(a) + 2) + [1] * (len(b) + 1))
+
+
+def pack_with_bool_segments(a, b, cls_id, sep_id):
+    # segment ids written as False/True instead of the ids 0/1
+    return [cls_id, *a, sep_id, *b, sep_id], [False] * (len(a) + 2) + [True] * (len(b) + 1)
+
+
+def pack_all_segment_zero(a, b, cls_id, sep_id):
+    # every token in segment 0: the model cannot tell A from B
+    return [cls_id, *a, sep_id, *b, sep_id], [0] * (len(a) + len(b) + 3)
+
+
+def pack_b_before_a(a, b, cls_id, sep_id):
+    # the two segments in the wrong order
+    return [cls_id, *b, sep_id, *a, sep_id], [0] * (len(b) + 2) + [1] * (len(a) + 1)
+
+
+# --- MLM steps -----------------------------------------------------------------------------------------------
+
+def _masked(ids, mask_id, vocab_size, special_ids, generator):
+    return mask_tokens(ids, mask_id=mask_id, vocab_size=vocab_size, special_ids=special_ids, generator=generator)
+
+
+def step_with_the_models_loss(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    # right, in another valid form: MaskedLM computes the same masked cross-entropy from its targets
+    inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+    optimizer.zero_grad(set_to_none=False)
+    if not (labels != -100).any():
+        return 0
+    _, loss = model(inputs, labels)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def step_returns_the_loss_tensor(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    # forgets .item(): hands back the graph-holding tensor where a float is asked for
+    optimizer.zero_grad()
+    inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+    if (labels == -100).all():
+        return 0.0
+    loss = F.cross_entropy(model(inputs)[0].flatten(0, 1), labels.flatten())
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def step_zeroes_after_backward(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    # zero_grad between backward and step: the step applies no gradient at all
+    inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+    if (labels == -100).all():
+        return 0.0
+    loss = F.cross_entropy(model(inputs)[0].flatten(0, 1), labels.flatten())
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+def step_sums_the_loss(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    # reduction="sum": the step grows with the number of picked tokens
+    optimizer.zero_grad()
+    inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+    if (labels == -100).all():
+        return 0.0
+    loss = F.cross_entropy(model(inputs)[0].flatten(0, 1), labels.flatten(), reduction="sum")
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_ignores_the_pad_id(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+    # ignore_index=[PAD] instead of -100: the -100 labels become targets out of range
+    optimizer.zero_grad()
+    inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+    loss = F.cross_entropy(model(inputs)[0].flatten(0, 1), labels.flatten(), ignore_index=ex.PAD)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+WRONG_ANSWERS = {
+    "check_mask_tokens": [mask_returns_labels_first, mask_with_inverted_labels, mask_every_position_alike],
+    "check_pack_pair": [pack_as_tensors, pack_with_bool_segments, pack_all_segment_zero, pack_b_before_a],
+    "check_mlm_step": [step_returns_the_loss_tensor, step_zeroes_after_backward, step_sums_the_loss,
+                       step_ignores_the_pad_id],
+}
+
+
+def test_a_step_using_the_models_own_loss_passes():
+    assert ex.check_mlm_step(step_with_the_models_loss).passed
+
+
+def test_a_loss_tensor_is_refused_with_how_to_make_it_a_float():
+    result = ex.check_mlm_step(step_returns_the_loss_tensor)
+    assert not result.passed and "got a tensor" in result.message and ".item()" in result.message
+
+
+def test_a_step_that_leaves_nan_in_the_model_is_caught_on_the_batch_where_nothing_is_picked():
+    def unguarded(model, optimizer, ids, mask_id, vocab_size, special_ids, generator):
+        optimizer.zero_grad()
+        inputs, labels = _masked(ids, mask_id, vocab_size, special_ids, generator)
+        loss = F.cross_entropy(model(inputs)[0].flatten(0, 1), labels.flatten())
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    result = ex.check_mlm_step(unguarded)
+    assert not result.passed and "nothing is picked" in result.failed_case and "return 0.0" in result.mistake
+
+
+def test_the_checking_batches_pick_something_except_the_empty_case():
+    picked = [int((_masked(ids, ex.MASK, ex.STEP_VOCAB, special, torch.Generator().manual_seed(seed))[1] != -100)
+                  .sum()) for ids, seed, special in (c.args for c in ex._step_cases())]
+    assert all(n > 0 for n in picked[:-1]) and picked[-1] == 0, picked
