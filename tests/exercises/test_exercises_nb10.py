@@ -169,7 +169,7 @@ def test_a_state_no_checkpoint_can_hold_or_that_is_not_a_dict_is_named_in_the_me
 
 def test_a_float_where_a_rate_is_asked_for_is_refused_as_a_tensor():
     result = ex.check_warmup_cosine(RatesAsTensors)
-    assert not result.passed and "expected float, got a tensor" in result.message
+    assert not result.passed and "expected a number, got a tensor" in result.message
 
 
 def test_an_instance_instead_of_the_class_is_refused_with_how_to_pass_it():

@@ -83,7 +83,7 @@ def test_pack_pair_accepts_tuples_and_refuses_tensors_and_bool_segment_ids():
         return (c, *a, s, *b, s), (0,) * (len(a) + 2) + (1,) * (len(b) + 1)
     assert ex.check_pack_pair(as_tuples).passed
     tensors = ex.check_pack_pair(pack_as_tensors)
-    assert not tensors.passed and "expected list, got a tensor" in tensors.message
+    assert not tensors.passed and "expected a list, got a tensor" in tensors.message
     bools = ex.check_pack_pair(pack_with_bool_segments)
     assert not bools.passed and "expected an integer, got bool" in bools.message
 
