@@ -12,7 +12,7 @@ from torch import nn
 from ..gpt import GPT, GPTConfig
 from ..schedules import warmup_cosine_lambda
 from ..train import param_groups
-from .checking import Case, Mistake, Result, check_function
+from .checking import Case, Mistake, Result, check_function, same
 
 
 def _lr(step, max_lr, min_lr, warmup, total):
@@ -215,68 +215,95 @@ def check_split_decay(split_decay) -> Result:
 
 
 def _rms_norm(x, weight, eps=1e-6):
-    return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight, eps)
+    """Gemma's RMSNorm: in float32, the gain stored as an offset from 1, the result cast back to x's dtype."""
+    h = x.float()
+    return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (1 + weight.float())).to(x.dtype)
 
 
-def _mean_removed(x, weight, eps=1e-6):
+def _gemma(core):
+    """A wrong RMSNorm ``core(h, eps) -> normalised h``, with Gemma's float32, (1 + weight) and cast around it."""
+    def wrong(x, weight, eps=1e-6):
+        return (core(x.float(), eps) * (1 + weight.float())).to(x.dtype)
+    return wrong
+
+
+def _mean_removed(h, eps):
     """Wrong: subtracts the mean first — that is LayerNorm (without its shift), not RMSNorm."""
-    centred = x - x.mean(-1, keepdim=True)
-    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps) * weight
+    centred = h - h.mean(-1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
 
 
-def _no_eps(x, weight, eps=1e-6):
-    """Wrong: no eps, so a vector near zero is blown up (and an all-zero one gives NaN)."""
-    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True)) * weight
-
-
-def _eps_outside(x, weight, eps=1e-6):
-    """Wrong: eps added after the square root instead of under it."""
-    return x / (torch.sqrt(x.pow(2).mean(-1, keepdim=True)) + eps) * weight
-
-
-def _by_std(x, weight, eps=1e-6):
+def _by_std(h, eps):
     """Wrong: divides by the standard deviation, which measures the spread around the mean, not the size."""
-    return x / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight
+    return h / torch.sqrt(h.var(-1, keepdim=True) + eps)
 
 
-def _by_norm(x, weight, eps=1e-6):
+def _by_norm(h, eps):
     """Wrong: divides by the Euclidean norm ‖x‖ = √(sum of squares), √C times the RMS."""
-    return x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * weight
+    return h / torch.sqrt(h.pow(2).sum(-1, keepdim=True) + eps)
 
 
-def _whole_tensor(x, weight, eps=1e-6):
+def _whole_tensor(h, eps):
     """Wrong: one mean square over the whole tensor instead of one per vector (the last axis)."""
-    return x / torch.sqrt(x.pow(2).mean() + eps) * weight
+    return h / torch.sqrt(h.pow(2).mean() + eps)
 
 
-def _no_weight(x, weight, eps=1e-6):
-    """Wrong: the learned gain is never applied."""
-    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+def _no_eps(h, eps):
+    """Wrong: no eps, so a vector near zero is blown up (and an all-zero one gives NaN)."""
+    return h / torch.sqrt(h.pow(2).mean(-1, keepdim=True))
+
+
+def _eps_outside(h, eps):
+    """Wrong: eps added after the square root instead of under it."""
+    return h / (torch.sqrt(h.pow(2).mean(-1, keepdim=True)) + eps)
+
+
+def _plain_gain(x, weight, eps=1e-6):
+    """Wrong: LLaMA's gain, ``· weight``, where Gemma stores it as an offset, ``· (1 + weight)``."""
+    h = x.float()
+    return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight.float()).to(x.dtype)
+
+
+def _no_cast_back(x, weight, eps=1e-6):
+    """Wrong: the float32 result is returned as it is, not in x's dtype."""
+    h = x.float()
+    return h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (1 + weight.float())
+
+
+def _same_in_dtype(got, expected) -> bool:
+    return same(got, expected, rtol=8e-3, atol=1e-6) and got.dtype == expected.dtype
 
 
 def check_rms_norm(rms_norm) -> Result:
-    """``rms_norm(x, weight, eps=1e-6)``: x / √(mean(x²) over the last axis + eps) · weight, as ``torch.nn.RMSNorm``."""
+    """``rms_norm(x, weight, eps=1e-6)``: Gemma's RMSNorm — x / √(mean(x²) over the last axis + eps) · (1 + weight),
+    computed in float32 and returned in x's dtype, as ``transformers``' ``GemmaRMSNorm``."""
     g = torch.Generator().manual_seed(0)
     offset = torch.randn(4, 8, generator=g) + 2.0                      # rows with a mean far from 0
-    gain = torch.rand(8, generator=g) + 0.5
+    gain = 0.3 * torch.randn(8, generator=g)                           # an offset from 1: gains 1 + gain
     batch = torch.randn(2, 3, 16, generator=g) * torch.tensor([[[0.5]], [[3.0]]])
     tiny = torch.randn(3, 8, generator=g) * 1e-4                        # mean square ~1e-8, below eps
-    cases = [Case((offset, gain), label="x of shape (4, 8) whose rows have a mean near 2, a random gain"),
-             Case((batch, torch.ones(16)), label="x of shape (2, 3, 16), the two batches on different scales, gain 1"),
+    half = (torch.randn(2, 8, generator=g) * 4).to(torch.bfloat16)
+    cases = [Case((offset, gain), label="x of shape (4, 8) whose rows have a mean near 2, a random weight"),
+             Case((batch, torch.zeros(16)), label="x of shape (2, 3, 16), the two batches on different scales, "
+                                                  "weight 0 (every gain 1)"),
              Case((tiny, gain), label="x of shape (3, 8) with values around 1e-4 (mean square far below eps=1e-6)"),
-             Case((offset, gain), {"eps": 1.0}, label="the (4, 8) input again with eps=1.0")]
-    return check_function(rms_norm, _rms_norm, cases, name="check_rms_norm", rtol=1e-5, atol=1e-6, mistakes=[
-        Mistake(_mean_removed, "you subtract the mean first: that is LayerNorm. RMSNorm keeps the mean and only "
-                               "divides by the root mean square, √(mean(x²) + eps)."),
-        Mistake(_by_std, "you divide by the standard deviation, which is measured around the mean; RMSNorm divides "
-                         "by the root mean square of x itself, √(mean(x²) + eps)."),
-        Mistake(_by_norm, "you divide by the norm √(Σ x²), which is √C times too big: take the mean of the squares "
-                          "over the last axis, not their sum."),
-        Mistake(_whole_tensor, "one mean square for the whole tensor: each vector (the last axis) gets its own, "
-                               "x.pow(2).mean(-1, keepdim=True)."),
-        Mistake(_no_weight, "the output is never multiplied by weight, the learned gain (one value per feature)."),
-        Mistake(_no_eps, "there is no eps: a vector near zero is divided by almost nothing. Add eps under the square "
-                         "root, √(mean(x²) + eps), as torch.nn.RMSNorm does."),
-        Mistake(_eps_outside, "eps is added after the square root; torch.nn.RMSNorm adds it inside: "
-                              "√(mean(x²) + eps)."),
+             Case((offset, gain), {"eps": 1.0}, label="the (4, 8) input again with eps=1.0"),
+             Case((half, gain), label="x of shape (2, 8) in bfloat16, a float32 weight")]
+    return check_function(rms_norm, _rms_norm, cases, name="check_rms_norm", compare=_same_in_dtype, mistakes=[
+        Mistake(_plain_gain, "the gain is weight itself, as in LLaMA; Gemma stores it as an offset from 1, so "
+                             "multiply by (1 + weight) — a weight of zeros leaves every vector's scale alone."),
+        Mistake(_gemma(_mean_removed), "you subtract the mean first: that is LayerNorm. RMSNorm keeps the mean and "
+                                       "only divides by the root mean square, √(mean(x²) + eps)."),
+        Mistake(_gemma(_by_std), "you divide by the standard deviation, which is measured around the mean; RMSNorm "
+                                 "divides by the root mean square of x itself, √(mean(x²) + eps)."),
+        Mistake(_gemma(_by_norm), "you divide by the norm √(Σ x²), which is √C times too big: take the mean of the "
+                                  "squares over the last axis, not their sum."),
+        Mistake(_gemma(_whole_tensor), "one mean square for the whole tensor: each vector (the last axis) gets its "
+                                       "own, x.pow(2).mean(-1, keepdim=True)."),
+        Mistake(_gemma(_no_eps), "there is no eps: a vector near zero is divided by almost nothing. Add eps under "
+                                 "the square root, √(mean(x²) + eps)."),
+        Mistake(_gemma(_eps_outside), "eps is added after the square root; RMSNorm adds it inside: "
+                                      "√(mean(x²) + eps)."),
+        Mistake(_no_cast_back, "the result stays in float32: compute in float32, then return it in the input's "
+                               "dtype, .to(x.dtype), as the last step."),
     ])

@@ -1,6 +1,6 @@
 """Notebook 10's checkers beyond their Mistakes: the schedule class in other valid forms (PyTorch's ``LambdaLR``
-inside, NumPy floats), states a checkpoint cannot hold, PyTorch's and the package's RMSNorm, and the wrong answers
-a learner writes first, each rejected without the checker raising."""
+inside, NumPy floats), states a checkpoint cannot hold, transformers' GemmaRMSNorm and PyTorch's RMSNorm, and the
+wrong answers a learner writes first, each rejected without the checker raising."""
 
 import math
 
@@ -10,7 +10,6 @@ from torch import nn
 
 from lmcourse.exercises import nb10_training_like_the_pros as ex
 from lmcourse.schedules import warmup_cosine_lambda
-from lmcourse.transformer import RMSNorm
 
 
 class _Counting:
@@ -97,28 +96,38 @@ def split_returns_the_parameters(model):
     return [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
 
 
-# --- wrong RMSNorms ------------------------------------------------------------------------------------------
+# --- wrong RMSNorms (Gemma's: float32, gain 1 + weight, back to x's dtype) ----------------------------------
 
 def rms_norm_mean_absolute_value(x, weight, eps=1e-6):
     # divides by the mean absolute value, not the root mean square
-    return x / (x.abs().mean(-1, keepdim=True) + eps) * weight
+    h = x.float()
+    return (h / (h.abs().mean(-1, keepdim=True) + eps) * (1 + weight)).to(x.dtype)
 
 
 def rms_norm_over_the_first_axis(x, weight, eps=1e-6):
     # averages the squares over dim 0 (the batch) instead of the features
-    return x / torch.sqrt(x.pow(2).mean(0, keepdim=True) + eps) * weight
+    h = x.float()
+    return (h / torch.sqrt(h.pow(2).mean(0, keepdim=True) + eps) * (1 + weight)).to(x.dtype)
 
 
 def rms_norm_adds_the_gain(x, weight, eps=1e-6):
-    # adds the gain like a bias instead of multiplying
-    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) + weight
+    # adds 1 + weight like a bias instead of multiplying by it
+    h = x.float()
+    return (h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + eps) + 1 + weight).to(x.dtype)
+
+
+def rms_norm_offset_on_the_input(x, weight, eps=1e-6):
+    # puts the 1 on the wrong side: normalises x + 1 instead of scaling by 1 + weight
+    h = x.float() + 1
+    return (h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight).to(x.dtype)
 
 
 WRONG_ANSWERS = {
     "check_warmup_cosine": [AdvancesBeforeReading, CosineOneStepEarly, RatesAsTensors, StateWithItsFormula,
                             ForgetsTheStepOnSave],
     "check_split_decay": [split_from_state_dict, split_only_above_two_dims, split_returns_the_parameters],
-    "check_rms_norm": [rms_norm_mean_absolute_value, rms_norm_over_the_first_axis, rms_norm_adds_the_gain],
+    "check_rms_norm": [rms_norm_mean_absolute_value, rms_norm_over_the_first_axis, rms_norm_adds_the_gain,
+                       rms_norm_offset_on_the_input],
 }
 
 
@@ -186,45 +195,53 @@ def test_split_decay_accepts_tuples_and_refuses_parameters_for_names():
     assert not ex.check_split_decay(split_returns_the_parameters).passed
 
 
-def test_pytorch_rms_norm_and_the_package_layer_pass_check_rms_norm():
-    def with_module(x, weight, eps=1e-6):
+def test_transformers_gemma_rms_norm_and_pytorchs_rms_norm_with_gain_1_plus_weight_pass():
+    from transformers.models.gemma.modeling_gemma import GemmaRMSNorm
+
+    def with_gemma(x, weight, eps=1e-6):
+        norm = GemmaRMSNorm(x.shape[-1], eps=eps)
+        with torch.no_grad():
+            norm.weight.copy_(weight)
+        return norm(x).detach()
+
+    def with_pytorch(x, weight, eps=1e-6):
         norm = torch.nn.RMSNorm(x.shape[-1], eps=eps)
         with torch.no_grad():
-            norm.weight.copy_(weight)
-        return norm(x).detach()
+            norm.weight.copy_(1 + weight)
+        return norm(x.float()).detach().to(x.dtype)
 
-    def with_package(x, weight, eps=1e-6):
-        norm = RMSNorm(x.shape[-1], eps=eps)
-        with torch.no_grad():
-            norm.weight.copy_(weight)
-        return norm(x).detach()
-
-    assert ex.check_rms_norm(with_module).passed
-    assert ex.check_rms_norm(with_package).passed
+    assert ex.check_rms_norm(with_gemma).passed
+    assert ex.check_rms_norm(with_pytorch).passed
 
 
-def test_check_rms_norm_rejects_layer_norm_a_missing_eps_std_and_the_norm_with_their_hints():
+def test_check_rms_norm_rejects_layer_norm_llamas_gain_a_missing_eps_and_float32_output_with_their_hints():
     def layer_norm(x, weight, eps=1e-6):
-        return torch.nn.functional.layer_norm(x, x.shape[-1:], weight, None, eps)
+        return torch.nn.functional.layer_norm(x.float(), x.shape[-1:], 1 + weight, None, eps).to(x.dtype)
+
+    def llama_gain(x, weight, eps=1e-6):
+        return torch.nn.functional.rms_norm(x.float(), x.shape[-1:], weight, eps).to(x.dtype)
 
     def no_eps(x, weight, eps=1e-6):
-        return x / x.pow(2).mean(-1, keepdim=True).sqrt() * weight
+        h = x.float()
+        return (h / h.pow(2).mean(-1, keepdim=True).sqrt() * (1 + weight)).to(x.dtype)
 
-    def std(x, weight, eps=1e-6):
-        return x / (x.std(-1, keepdim=True) + eps) * weight
+    def float32_out(x, weight, eps=1e-6):
+        return torch.nn.functional.rms_norm(x.float(), x.shape[-1:], 1 + weight, eps)
 
-    def norm(x, weight, eps=1e-6):
-        return x / (x.norm(dim=-1, keepdim=True) + eps) * weight
-
-    for wrong, hint in [(layer_norm, "that is LayerNorm"), (no_eps, "there is no eps"),
-                        (std, "standard deviation"), (norm, "√C times too big")]:
+    for wrong, hint in [(layer_norm, "that is LayerNorm"), (llama_gain, "offset from 1"), (no_eps, "there is no eps"),
+                        (float32_out, "stays in float32")]:
         result = ex.check_rms_norm(wrong)
         assert not result.passed and hint in (result.mistake or ""), (wrong.__name__, result.message)
 
 
-def test_check_rms_norm_refuses_a_hard_coded_eps_and_a_numpy_answer_of_the_wrong_shape():
-    fixed = ex.check_rms_norm(lambda x, weight, eps=1e-6: torch.nn.functional.rms_norm(x, x.shape[-1:], weight, 1e-6))
+def test_check_rms_norm_refuses_a_hard_coded_eps_and_a_numpy_answer():
+    def fixed_eps(x, weight, eps=1e-6):
+        return torch.nn.functional.rms_norm(x.float(), x.shape[-1:], 1 + weight, 1e-6).to(x.dtype)
+
+    def as_numpy(x, weight, eps=1e-6):
+        return torch.nn.functional.rms_norm(x.float(), x.shape[-1:], 1 + weight, eps).numpy()
+
+    fixed = ex.check_rms_norm(fixed_eps)
     assert not fixed.passed and "eps=1.0" in fixed.message
-    flat = ex.check_rms_norm(lambda x, weight, eps=1e-6: torch.nn.functional.rms_norm(x, x.shape[-1:], weight, eps)
-                             .flatten().numpy())
-    assert not flat.passed and "expected a tensor" in flat.message
+    numpy_answer = ex.check_rms_norm(as_numpy)
+    assert not numpy_answer.passed and "expected a tensor" in numpy_answer.message
