@@ -163,15 +163,43 @@ def _one_sep(a, b, cls_id, sep_id):
     return [cls_id, *a, sep_id, *b], [0] * (len(a) + 2) + [1] * len(b)
 
 
+def _batched(row=_pack_reference, *, pad_segment=0, left=False, mask_pads=False):
+    """A batch packer from a one-pair packer ``row``, padding each row to the longest; the keywords make it wrong."""
+    def pack_batch(pairs, cls_id, sep_id, pad_id):
+        packed = [row(list(a), list(b), cls_id, sep_id) for a, b in pairs]
+        width = max(len(ids) for ids, _ in packed)
+        ids = torch.full((len(packed), width), pad_id, dtype=torch.long)
+        segments = torch.full((len(packed), width), pad_segment, dtype=torch.long)
+        real = torch.zeros((len(packed), width), dtype=torch.bool)
+        for i, (row_ids, row_segments) in enumerate(packed):
+            at = slice(width - len(row_ids), width) if left else slice(0, len(row_ids))
+            ids[i, at], segments[i, at], real[i, at] = torch.tensor(row_ids), torch.tensor(row_segments), True
+        return ids, segments, ~real if mask_pads else real
+    return pack_batch
+
+
+def _pack_cases() -> list[Case]:
+    return [Case(([([7, 8, 9], [20, 21]), ([5], [6])], 101, 102, 0),
+                 label="2 pairs: [7, 8, 9] + [20, 21] and [5] + [6]"),
+            Case(([([40, 41], [50, 51, 52, 53])], 101, 102, 0), label="1 pair: [40, 41] + [50, 51, 52, 53]"),
+            Case(([([1, 2], [3]), ([4], [5, 6, 7, 8]), ([9, 9, 9], [9])], 101, 102, 0),
+                 label="3 pairs of total lengths 3, 5 and 4, one with a repeated token")]
+
+
 def check_pack_pair(fn) -> Result:
-    """Check ``fn(a, b, cls_id, sep_id) -> (input_ids, token_type_ids)``, two lists, for ``[CLS] a [SEP] b [SEP]``."""
-    cases = [Case((a, b, 101, 102)) for a, b in
-             [([7, 8, 9], [20, 21]), ([5], [6]), ([40, 41], [50, 51, 52, 53])]]
-    return check_function(fn, _pack_reference, cases, name="pack_pair", mistakes=[
-        Mistake(_last_sep_segment_0, "the final [SEP] closes segment B, so its segment id is 1"),
-        Mistake(_first_sep_segment_1, "the first [SEP] closes segment A, so its segment id is 0"),
-        Mistake(_no_cls, "the pair starts with [CLS] (its vector is what the NSP head reads)"),
-        Mistake(_one_sep, "segment B is followed by its own [SEP]: [CLS] a [SEP] b [SEP]"),
+    """Check ``fn(pairs, cls_id, sep_id, pad_id) -> (input_ids, token_type_ids, attention_mask)``: each pair packed as
+    ``[CLS] a [SEP] b [SEP]``, padded on the right to the longest; (B, T) int64, int64 and bool tensors."""
+    return check_function(fn, _batched(), _pack_cases(), name="pack_pair", mistakes=[
+        Mistake(_batched(_last_sep_segment_0), "the final [SEP] closes segment B, so its segment id is 1"),
+        Mistake(_batched(_first_sep_segment_1), "the first [SEP] closes segment A, so its segment id is 0"),
+        Mistake(_batched(_no_cls), "each pair starts with [CLS] (its vector is what the NSP head reads)"),
+        Mistake(_batched(_one_sep), "segment B is followed by its own [SEP]: [CLS] a [SEP] b [SEP]"),
+        Mistake(_batched(pad_segment=1), "the padding got segment id 1: padding is segment 0, as the tokenizer "
+                                         "gives it — the attention mask, not the segment id, keeps it out"),
+        Mistake(_batched(left=True), "the padding went on the left: BERT pads on the right, so every row starts "
+                                     "with its [CLS] at position 0"),
+        Mistake(_batched(mask_pads=True), "the attention mask is inverted: True at the real tokens, False at the "
+                                          "padding"),
     ])
 
 

@@ -2,7 +2,8 @@
 
 ``check_mask_tokens`` checks rules, not a reference answer (masking is random), so it has no Mistake
 list for the rules test to feed it: the wrong maskings below reach every one of its rules, each
-with its own hint. ``check_mlm_step`` is shown the package's loss and a step written another way,
+with its own hint. ``check_pack_pair``'s reference equals MiniLM's tokenizer with padding.
+``check_mlm_step`` is shown the package's loss and a step written another way,
 and the wrong steps a learner writes first; ``WRONG_ANSWERS`` lists, for every checker, wrong answers
 written here independently of the checkers' own mistakes.
 """
@@ -78,14 +79,26 @@ def test_mask_tokens_reports_a_crash_unfinished_code_and_a_call_instead_of_a_fun
     assert "expected a function, got None" in ex.check_mask_tokens(None).message
 
 
-def test_pack_pair_accepts_tuples_and_refuses_tensors_and_bool_segment_ids():
-    def as_tuples(a, b, c, s):
-        return (c, *a, s, *b, s), (0,) * (len(a) + 2) + (1,) * (len(b) + 1)
-    assert ex.check_pack_pair(as_tuples).passed
-    tensors = ex.check_pack_pair(pack_as_tensors)
-    assert not tensors.passed and "expected a list, got a tensor" in tensors.message
-    bools = ex.check_pack_pair(pack_with_bool_segments)
-    assert not bools.passed and "expected an integer, got bool" in bools.message
+def test_the_reference_batch_packing_equals_minilms_tokenizer_with_padding():
+    from lmcourse.pretrained import load_minilm
+
+    tok, _ = load_minilm()
+    a = ["the cat sat", "a dog", "it rained all day long"]
+    b = ["on the mat", "barked at the moon loudly", "so we stayed"]
+    theirs = tok(a, b, padding=True, return_tensors="pt")
+    pairs = [(tok(x, add_special_tokens=False)["input_ids"], tok(y, add_special_tokens=False)["input_ids"])
+             for x, y in zip(a, b)]
+    ids, segments, mask = ex._batched()(pairs, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
+    assert torch.equal(ids, theirs["input_ids"]) and torch.equal(segments, theirs["token_type_ids"])
+    assert torch.equal(mask, theirs["attention_mask"].bool())
+
+
+def test_pack_accepts_tuples_of_pairs_and_a_list_of_three_and_refuses_a_0_1_mask():
+    def from_tuples(pairs, cls_id, sep_id, pad_id):
+        return list(ex._batched()(tuple(pairs), cls_id, sep_id, pad_id))
+    assert ex.check_pack_pair(from_tuples).passed
+    ints = ex.check_pack_pair(pack_with_integer_mask)
+    assert not ints.passed and "expected a bool mask" in ints.message
 
 
 # --- wrong maskings (named, for WRONG_ANSWERS) ---------------------------------------------------------------
@@ -110,24 +123,26 @@ def mask_every_position_alike(ids, mask_id, vocab_size, special_ids):
 
 # --- wrong packings ------------------------------------------------------------------------------------------
 
-def pack_as_tensors(a, b, cls_id, sep_id):
-    # right values, but tensors where two lists are asked for
-    return torch.tensor([cls_id, *a, sep_id, *b, sep_id]), torch.tensor([0] * (len(a) + 2) + [1] * (len(b) + 1))
+def pack_with_integer_mask(pairs, cls_id, sep_id, pad_id):
+    # the tokenizer's 0/1 integers where a bool mask is asked for
+    ids, segments, mask = ex._batched()(pairs, cls_id, sep_id, pad_id)
+    return ids, segments, mask.long()
 
 
-def pack_with_bool_segments(a, b, cls_id, sep_id):
-    # segment ids written as False/True instead of the ids 0/1
-    return [cls_id, *a, sep_id, *b, sep_id], [False] * (len(a) + 2) + [True] * (len(b) + 1)
+def pack_as_nested_lists(pairs, cls_id, sep_id, pad_id):
+    # right values, as lists of lists where tensors are asked for
+    return tuple(t.tolist() for t in ex._batched()(pairs, cls_id, sep_id, pad_id))
 
 
-def pack_all_segment_zero(a, b, cls_id, sep_id):
-    # every token in segment 0: the model cannot tell A from B
-    return [cls_id, *a, sep_id, *b, sep_id], [0] * (len(a) + len(b) + 3)
+def pack_pads_with_sep(pairs, cls_id, sep_id, pad_id):
+    # pads the short rows with [SEP] instead of pad_id
+    ids, segments, mask = ex._batched()(pairs, cls_id, sep_id, pad_id)
+    return ids.masked_fill(~mask, sep_id), segments, mask
 
 
-def pack_b_before_a(a, b, cls_id, sep_id):
-    # the two segments in the wrong order
-    return [cls_id, *b, sep_id, *a, sep_id], [0] * (len(b) + 2) + [1] * (len(a) + 1)
+def pack_b_before_a(pairs, cls_id, sep_id, pad_id):
+    # the two segments of every pair in the wrong order
+    return ex._batched()([(b, a) for a, b in pairs], cls_id, sep_id, pad_id)
 
 
 # --- MLM steps -----------------------------------------------------------------------------------------------
@@ -196,7 +211,7 @@ def step_ignores_the_pad_id(model, optimizer, ids, mask_id, vocab_size, special_
 
 WRONG_ANSWERS = {
     "check_mask_tokens": [mask_returns_labels_first, mask_with_inverted_labels, mask_every_position_alike],
-    "check_pack_pair": [pack_as_tensors, pack_with_bool_segments, pack_all_segment_zero, pack_b_before_a],
+    "check_pack_pair": [pack_with_integer_mask, pack_as_nested_lists, pack_pads_with_sep, pack_b_before_a],
     "check_mlm_step": [step_returns_the_loss_tensor, step_zeroes_after_backward, step_sums_the_loss,
                        step_ignores_the_pad_id],
 }
