@@ -3,6 +3,8 @@ with and without biases and shared key/value heads, and a KV cache whose buffers
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, replace
 
 import torch
@@ -223,7 +225,7 @@ def _model(s: _Scenario) -> GPT:
                                   n_embd=s.n_head * s.head_dim, n_kv_head=s.n_kv_head)).eval()
             with torch.no_grad():                   # large weights, so that a wrong key or value moves the logits
                 for p in model.parameters():
-                    p.normal_(0.0, 0.3)
+                    p.normal_(0.0, 0.5)
         _MODELS[key] = model
     return _MODELS[key]
 
@@ -296,7 +298,7 @@ class _Driven:
     """A cache class made a function of one scenario, so that ``check_function`` can run it on every case."""
 
     def __init__(self, cache_class):
-        self.cache_class = cache_class
+        self.cache_class, self.raised = cache_class, None
 
     def __call__(self, s: _Scenario) -> dict:
         model, ids = _model(s), _ids(s)
@@ -310,7 +312,8 @@ class _Driven:
                     raise
                 except Exception as err:  # the step that raised is named in the record, the rest not run
                     record[f"{_step_name(s, i, n, fed + n)}: logits"] = _Raised(err)
-                    return record
+                    self.raised = f"{_step_name(s, i, n, fed + n)}: {_Raised(err)!r}"
+                    return record | {key: "not reached" for key in _uncached(s) if key not in record}
                 fed += n
                 record[f"{_step_name(s, i, n, fed)}: logits"] = logits
                 record[f"{_step_name(s, i, n, fed)}: cache.length"] = cache.length
@@ -406,6 +409,15 @@ def check_kv_cache(cache_class) -> Result:
     the full recomputation's after a prefill and after every step, and that refuses to grow past ``max_len``."""
     driven = cache_class if isinstance(cache_class, _Driven) or not callable(cache_class) else _Driven(cache_class)
     cases = [Case((s,), label=repr(s)) for s in _SCENARIOS]
+    with contextlib.redirect_stdout(io.StringIO()):       # printed below, with the step that raised if one did
+        result = _check_cache(driven, cases)
+    if not result.passed and isinstance(driven, _Driven) and driven.raised:
+        result = Result(False, f"{result.message}\n  At {driven.raised}", result.failed_case, result.mistake)
+    print(result.message)
+    return result
+
+
+def _check_cache(driven, cases) -> Result:
     return check_function(driven, _uncached, cases, name="check_kv_cache", rtol=1e-4, atol=1e-5, mistakes=[
         Mistake(_Driven(_Concatenated),
                 "cache.k and cache.v must be allocated once, in __init__, as zeros of shape (n_layer, batch_size, "
