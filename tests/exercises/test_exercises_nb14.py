@@ -215,12 +215,6 @@ WRONG_ANSWERS = {
 }
 
 
-def test_every_wrong_answer_written_here_is_refused():
-    for name, answers in WRONG_ANSWERS.items():
-        for answer in answers:
-            assert not getattr(ex, name)(answer).passed, f"{name} accepts {answer.__name__}"
-
-
 def test_the_notebooks_reference_solutions_pass_their_checkers():
     ns = solution_namespace("14_small_and_fast")
     assert ex.check_quantize_per_channel(ns["quantize"]).passed
