@@ -176,62 +176,93 @@ def check_magnitude_mask(make_mask) -> Result:
     ])
 
 
-# --- exercise 3: the soft part of the distillation loss ----------------------------------------
+# --- exercise 3: the soft part of the distillation loss, over the real (unpadded) positions ---------
 
-def _soft(student, teacher, T):
-    return distillation_loss(student, teacher, temperature=T, alpha=1.0)
+def _soft(student, teacher, T, mask):
+    return distillation_loss(student[mask], teacher[mask], temperature=T, alpha=1.0)   # (N, V): the real rows
 
 
 def _kl(log_q, log_p):
     return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
 
 
-def _rows(x):
-    return x.reshape(-1, x.shape[-1])
+def _kl_rows(student, teacher, T):                                        # (…, V) -> KL per position (…)
+    log_q, log_p = F.log_softmax(student / T, -1), F.log_softmax(teacher / T, -1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+def _masked(wrong):
+    """A mistake of the formula, made on the real positions only (the mask itself handled right)."""
+    return lambda student, teacher, T, mask: wrong(student[mask], teacher[mask], T)
 
 
 def _no_t2(student, teacher, T):
-    return _soft(student, teacher, T) / (T * T)
+    return _kl(F.log_softmax(student / T, -1), F.log_softmax(teacher / T, -1))
 
 
 def _reversed(student, teacher, T):
-    return _kl(F.log_softmax(_rows(teacher) / T, -1), F.log_softmax(_rows(student) / T, -1)) * T * T
+    return _kl(F.log_softmax(teacher / T, -1), F.log_softmax(student / T, -1)) * T * T
 
 
 def _teacher_only_t(student, teacher, T):
-    return _kl(F.log_softmax(_rows(student), -1), F.log_softmax(_rows(teacher) / T, -1)) * T * T
+    return _kl(F.log_softmax(student, -1), F.log_softmax(teacher / T, -1)) * T * T
 
 
 def _probs_not_logs(student, teacher, T):
-    return F.kl_div(F.softmax(_rows(student) / T, -1), F.softmax(_rows(teacher) / T, -1),
-                    reduction="batchmean") * T * T
+    return F.kl_div(F.softmax(student / T, -1), F.softmax(teacher / T, -1), reduction="batchmean") * T * T
 
 
 def _mean_over_all(student, teacher, T):
-    return _soft(student, teacher, T) / student.shape[-1]
+    return distillation_loss(student, teacher, temperature=T, alpha=1.0) / student.shape[-1]
+
+
+def _mask_ignored(student, teacher, T, mask):
+    return _kl_rows(student, teacher, T).mean() * T * T
+
+
+def _zeroed_but_counted(student, teacher, T, mask):
+    return (_kl_rows(student, teacher, T) * mask).mean() * T * T
+
+
+def _mask_inverted(student, teacher, T, mask):
+    return _kl_rows(student, teacher, T)[~mask].mean() * T * T
+
+
+def _distillation_cases():
+    g = torch.Generator().manual_seed(7)
+    padded = torch.tensor([[True, True, True], [True, False, False]])     # the second sequence is 1 token long
+    every = torch.ones(4, dtype=torch.bool)
+    return [Case((torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g), 2.0, every),
+                  label="4 positions, 6 classes, T = 2, every position real"),
+             Case((torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g) * 3, 4.0, padded),
+                  label="logits (B=2, T=3, V=5), T = 4, mask [[1, 1, 1], [1, 0, 0]] (the second sequence padded)"),
+             Case((torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g), 1.0,
+                   torch.tensor([False, True, True, False, True])),
+                  label="5 positions, 7 classes, T = 1, mask [0, 1, 1, 0, 1]")]
 
 
 def check_distillation_loss(soft_loss) -> Result:
-    """``soft_loss(student_logits, teacher_logits, T)``: T² · KL(softmax(teacher/T) ‖ softmax(student/T)),
-    averaged over positions, for logits (…, V)."""
-    g = torch.Generator().manual_seed(7)
-    cases = [Case((torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g), 2.0),
-                  label="4 positions, 6 classes, T = 2"),
-             Case((torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g) * 3, 4.0),
-                  label="logits (B=2, T=3, V=5), T = 4"),
-             Case((torch.randn(3, 7, generator=g), torch.randn(3, 7, generator=g), 1.0),
-                  label="3 positions, 7 classes, T = 1")]
-    return check_function(soft_loss, _soft, cases, name="check_distillation_loss", rtol=1e-4, atol=1e-6, mistakes=[
-        Mistake(_no_t2, "no T²: dividing logits by T shrinks the soft gradients by 1/T², so multiply the "
-                        "KL by T * T to keep them the size of the hard loss's."),
-        Mistake(_reversed, "the KL's direction is reversed: the teacher's distribution p comes first, "
-                           "KL(p ‖ q) = Σ p·(log p − log q); with F.kl_div the student's log-probs are the input."),
-        Mistake(_teacher_only_t, "the temperature divides only the teacher's logits: soften both, student/T "
-                                 "and teacher/T."),
-        Mistake(_probs_not_logs, "F.kl_div expects log-probabilities as its input: pass "
-                                 "F.log_softmax(student / T, -1), not softmax."),
-        Mistake(_mean_over_all, "reduction='mean' also divides by the number of classes; average over "
-                                "positions only (reduction='batchmean' on (N, V) rows)."),
+    """``soft_loss(student_logits, teacher_logits, T, mask)``: logits (…, V), mask (…) bool, True at the real
+    positions -> T² · KL(softmax(teacher/T) ‖ softmax(student/T)) averaged over the real positions, a 0-d tensor."""
+    return check_function(soft_loss, _soft, _distillation_cases(), name="check_distillation_loss", rtol=1e-4,
+                          atol=1e-6, mistakes=[
+        Mistake(_mask_ignored, "the padded positions were averaged in: keep only the rows where mask is True "
+                               "(student_logits[mask] is (N, V)), then average over those N."),
+        Mistake(_zeroed_but_counted, "the padded positions got loss 0 but still count in the mean: divide by the "
+                                     "number of real positions, mask.sum(), or select them before averaging."),
+        Mistake(_mask_inverted, "the mask is read the wrong way round: True marks a real position, the ones "
+                                "to keep (padding is False)."),
+        Mistake(_masked(_no_t2), "no T²: dividing logits by T shrinks the soft gradients by 1/T², so multiply the "
+                                 "KL by T * T to keep them the size of the hard loss's."),
+        Mistake(_masked(_reversed), "the KL's direction is reversed: the teacher's distribution p comes first, "
+                                    "KL(p ‖ q) = Σ p·(log p − log q); with F.kl_div the student's log-probs are the "
+                                    "input."),
+        Mistake(_masked(_teacher_only_t), "the temperature divides only the teacher's logits: soften both, "
+                                          "student/T and teacher/T."),
+        Mistake(_masked(_probs_not_logs), "F.kl_div expects log-probabilities as its input: pass "
+                                          "F.log_softmax(student / T, -1), not softmax."),
+        Mistake(_masked(_mean_over_all), "reduction='mean' also divides by the number of classes; average over "
+                                         "positions only (reduction='batchmean' on (N, V) rows)."),
     ])
 
 

@@ -65,30 +65,36 @@ def mask_returns_the_pruned_weight(w, sparsity):
     return w * C.magnitude_mask(w, sparsity)
 
 
-# --- exercise 3: soft_loss(student_logits, teacher_logits, T) -------------------------------------
+# --- exercise 3: soft_loss(student_logits, teacher_logits, T, mask) -------------------------------
 
-def soft_loss_summed_over_positions(student, teacher, T):
-    # reduction="sum": the loss grows with the number of positions
-    V = student.shape[-1]
-    return F.kl_div(F.log_softmax(student.reshape(-1, V) / T, -1), F.log_softmax(teacher.reshape(-1, V) / T, -1),
+def soft_loss_summed_over_positions(student, teacher, T, mask):
+    # reduction="sum": the loss grows with the number of real positions
+    return F.kl_div(F.log_softmax(student[mask] / T, -1), F.log_softmax(teacher[mask] / T, -1),
                     reduction="sum", log_target=True) * T * T
 
 
-def soft_loss_times_t(student, teacher, T):
+def soft_loss_times_t(student, teacher, T, mask):
     # multiplies by T instead of T²
-    return C.distillation_loss(student, teacher, temperature=T, alpha=1.0) / T
+    return C.distillation_loss(student[mask], teacher[mask], temperature=T, alpha=1.0) / T
 
 
-def soft_loss_as_cross_entropy(student, teacher, T):
+def soft_loss_as_cross_entropy(student, teacher, T, mask):
     # cross-entropy with the soft targets: KL plus the teacher's entropy, which the gradient ignores but the value not
-    V = student.shape[-1]
-    p = F.softmax(teacher.reshape(-1, V) / T, -1)
-    return F.cross_entropy(student.reshape(-1, V) / T, p) * T * T
+    p = F.softmax(teacher[mask] / T, -1)
+    return F.cross_entropy(student[mask] / T, p) * T * T
 
 
-def soft_loss_as_python_float(student, teacher, T):
+def soft_loss_as_python_float(student, teacher, T, mask):
     # .item() at the end: a number that cannot be back-propagated
-    return C.distillation_loss(student, teacher, temperature=T, alpha=1.0).item()
+    return C.distillation_loss(student[mask], teacher[mask], temperature=T, alpha=1.0).item()
+
+
+def soft_loss_weighted_by_the_mask_per_sequence(student, teacher, T, mask):
+    # averages each sequence over its real positions, then the sequences: short sequences weigh more
+    kl = (F.softmax(teacher / T, -1) * (F.log_softmax(teacher / T, -1) - F.log_softmax(student / T, -1))).sum(-1)
+    if kl.dim() == 1:
+        return (kl * mask).sum() / mask.sum() * T * T
+    return ((kl * mask).sum(-1) / mask.sum(-1)).mean() * T * T
 
 
 # --- exercise 4a: MyLoRALinear -----------------------------------------------------------------------
@@ -207,7 +213,7 @@ WRONG_ANSWERS = {
                                    quantize_zero_row_nan_to_num],
     "check_magnitude_mask": [mask_as_floats, mask_per_row, mask_returns_the_pruned_weight],
     "check_distillation_loss": [soft_loss_summed_over_positions, soft_loss_times_t, soft_loss_as_cross_entropy,
-                                soft_loss_as_python_float],
+                                soft_loss_as_python_float, soft_loss_weighted_by_the_mask_per_sequence],
     "check_lora_layer": [LoRAWithoutTransposes, LoRAWithATrainableWeightCopy, LoRAThatMergesIntoItself,
                          LoRAWithPlainTensors],
     "check_apply_lora": [apply_to_every_linear, apply_returning_nothing, apply_matching_the_last_part_only],
@@ -227,7 +233,8 @@ def test_the_package_functions_pass_their_checkers():
         lambda w, bits: (C.quantize_groupwise(w, bits=bits, group_size=None)[0],
                          C.quantize_groupwise(w, bits=bits, group_size=None)[1][:, :, 0])).passed
     assert ex.check_magnitude_mask(C.magnitude_mask).passed
-    assert ex.check_distillation_loss(lambda s, t, T: C.distillation_loss(s, t, temperature=T, alpha=1.0)).passed
+    assert ex.check_distillation_loss(lambda s, t, T, mask: C.distillation_loss(s[mask], t[mask], temperature=T,
+                                                                             alpha=1.0)).passed
 
 
 class PackageLoRAWithMerge(LoRALinear):
@@ -250,10 +257,10 @@ def test_answers_in_another_valid_form_pass():
         mask[order[:round(sparsity * w.numel())]] = False
         return mask.reshape(w.shape)
 
-    def soft_loss_float64(student, teacher, T):                 # computed in float64, as an explicit sum
+    def soft_loss_float64(student, teacher, T, mask):           # float64, zeroed padding divided by the real count
         log_q = F.log_softmax(student.double() / T, -1)
         log_p = F.log_softmax(teacher.double() / T, -1)
-        return T * T * (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+        return T * T * ((log_p.exp() * (log_p - log_q)).sum(-1) * mask).sum() / mask.sum()
 
     def apply_returning_a_tuple(model, targets, wrap):          # a tuple of names: order is all that matters
         return tuple(ex._apply(model, targets, wrap))
