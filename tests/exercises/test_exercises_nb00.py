@@ -86,6 +86,12 @@ def test_a_counter_or_a_loop_is_as_good_as_a_dict_comprehension():
     assert ex.check_count_pairs(by_loop).passed
 
 
+def test_numpy_integer_counts_are_counts_but_float_counts_are_refused():
+    assert ex.check_count_pairs(lambda t: {p: np.int64(n) for p, n in Counter(zip(t, t[1:])).items()}).passed
+    as_floats = ex.check_count_pairs(lambda t: {p: float(n) for p, n in Counter(zip(t, t[1:])).items()})
+    assert not as_floats.passed and "expected an integer" in as_floats.message
+
+
 def test_an_ngram_model_of_defaultdicts_and_numpy_floats_is_a_right_answer():
     def with_numpy(text, order):
         counts = defaultdict(Counter)
