@@ -2,7 +2,6 @@
 wrong answers written here, independently of the checkers' own lists."""
 
 import numpy as np
-import pytest
 import torch
 
 from lmcourse.attention import sliding_window_mask
@@ -122,13 +121,6 @@ WRONG_ANSWERS = {
     "check_kv_cache": [CacheThatForgetsEarlierSteps, CacheInFloat64, CacheThatRaisesIndexError,
                        CacheReturningTheOldPositionsOnly],
 }
-
-
-@pytest.mark.parametrize("name, wrong", [(n, w) for n, ws in WRONG_ANSWERS.items() for w in ws],
-                         ids=lambda x: getattr(x, "__name__", x))
-def test_a_wrong_answer_is_rejected_with_the_case_it_failed(name, wrong):
-    result = getattr(ex, name)(wrong)
-    assert not result.passed and result.failed_case
 
 
 # --- the references are the real thing, and other valid forms pass ----------------------------------------------
