@@ -7,7 +7,10 @@ Two things a teacher needs besides the notebooks themselves:
   ``metadata.slideshow.slide_type``, so ``jupyter nbconvert --to slides`` turns a notebook
   into a reveal.js deck: a ``#``/``##`` heading starts a new slide, a ``###`` heading a
   sub-slide (down arrow), other cells stay on the slide before them, and reference
-  solutions become speaker notes. :func:`tag_slides` applies that rule,
+  solutions become speaker notes. The quiz cell (tagged ``quiz``) becomes its questions on the
+  slide and its answers, with every choice's explanation, in the speaker notes
+  (:func:`quiz_slides`); its stored output is the questions, not the widget (:func:`static_quiz`,
+  run by ``tag``). :func:`tag_slides` applies that rule,
   and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
   copied beside them, so they open from disk without internet, formulas included. A slide
   taller than the screen scrolls instead of running off the bottom (``templates/lmcourse_slides.html.j2``).
@@ -45,6 +48,7 @@ from nbconvert import SlidesExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 import lmcourse
+from lmcourse import quiz
 from lmcourse._checks import number
 from lmcourse._files import atomic_write
 
@@ -52,6 +56,8 @@ HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor"                                   # reveal.js and MathJax, for the decks only
 BERTVIZ_VENDOR = Path(lmcourse.__file__).parent / "vendor"  # require.js and jQuery, shared with bertviz
 SOLUTION_TAG = "solution"
+QUIZ_TAG = "quiz"
+_QUIZ_CALL = re.compile(r"""quiz\.show\(["']([^"']+)["']\)""")
 _SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
                                r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
 STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook."
@@ -121,6 +127,69 @@ def tag_slides(nb: nbformat.NotebookNode) -> int:
         if cell.metadata.get("slideshow", {}).get("slide_type") != wanted:
             cell.metadata["slideshow"] = {"slide_type": wanted}
             changed += 1
+    return changed
+
+
+def quiz_slides(nb: nbformat.NotebookNode) -> int:
+    """Replace each quiz cell of ``nb`` by two markdown cells: the questions with their lettered
+    choices (on the slide), and the answers with every choice's explanation (speaker notes).
+
+    A widget cannot be clicked on a projected slide; the class answers aloud and the teacher
+    reads the notes. Returns how many quiz cells were replaced; ``nb`` is changed in place.
+    """
+    cells, replaced = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or QUIZ_TAG not in cell.metadata.get("tags", []):
+            cells.append(cell)
+            continue
+        found = _QUIZ_CALL.search(cell.source)
+        if not found:
+            raise ValueError(f"a cell tagged {QUIZ_TAG!r} must call quiz.show(\"<stem>\"); got {cell.source!r}")
+        loaded = quiz.load(found.group(1))
+        questions = nbformat.v4.new_markdown_cell(quiz.to_markdown(loaded, answers=False))
+        answers = nbformat.v4.new_markdown_cell("**Quiz answers**\n\n" + quiz.to_markdown(loaded, answers=True))
+        questions.metadata["slideshow"], answers.metadata["slideshow"] = {"slide_type": "-"}, {"slide_type": "notes"}
+        questions.id, answers.id = f"{cell.get('id', 'quiz')}-questions", f"{cell.get('id', 'quiz')}-answers"
+        cells += [questions, answers]
+        replaced += 1
+    nb.cells = cells
+    return replaced
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def static_quiz(nb: nbformat.NotebookNode) -> int:
+    """Keep a quiz cell's stored output as its questions (HTML and text), without the widget.
+
+    A stored quiz widget is some 160 widget models (about 180 kB) in the notebook's metadata, and
+    it cannot be clicked before the cell is run anyway. So the stored output keeps the questions a
+    reader sees on GitHub or before running; running the cell shows the live quiz. Removes the
+    widget view from quiz outputs and the quiz's models from ``metadata.widgets``; returns how
+    many outputs changed (``nb`` is changed in place).
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    changed, drop = 0, []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or QUIZ_TAG not in cell.metadata.get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).pop(WIDGET_VIEW, None)
+            if view is not None:
+                drop.append(view.get("model_id"))
+                changed += 1
+    seen = set()
+    while drop:   # a widget's children, layouts and styles are "IPY_MODEL_<id>" references in its state
+        model = drop.pop()
+        if model in seen or model not in state:
+            continue
+        seen.add(model)
+        drop += re.findall(r"IPY_MODEL_([0-9a-f]+)", str(state[model]))
+    for model in seen:
+        del state[model]
+    if "widgets" in nb.metadata and not state:
+        del nb.metadata["widgets"]
     return changed
 
 
@@ -194,6 +263,7 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         tag_slides(nb)
+        quiz_slides(nb)
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / f"{path.stem}.slides.html"
         atomic_write(target, lambda tmp, html=html: Path(tmp).write_text(html, encoding="utf-8"))
@@ -252,7 +322,8 @@ def readme_with_run_times(readme: str, notebooks: Sequence[Path]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/classroom.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    tag = sub.add_parser("tag", help="split cells at headings and set every slide type, in place")
+    tag = sub.add_parser("tag", help="split cells at headings, set every slide type and keep the stored quiz "
+                                     "static, in place")
     tag.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")
     for name, helptext in (("slides", "build reveal.js decks"), ("student", "write student copies")):
         p = sub.add_parser(name, help=helptext)
@@ -282,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stale = []
             for path in _notebook_paths(args.notebooks):
                 nb = nbformat.read(path, as_version=4)
-                if tag_slides(nb):
+                if tag_slides(nb) + static_quiz(nb):
                     stale.append(path)
                     if not args.check:
                         _write_notebook(nb, path)
