@@ -7,7 +7,9 @@ Two things a teacher needs besides the notebooks themselves:
   ``metadata.slideshow.slide_type``, so ``jupyter nbconvert --to slides`` turns a notebook
   into a reveal.js deck: a ``#``/``##`` heading starts a new slide, a ``###`` heading a
   sub-slide (down arrow), other cells stay on the slide before them, and reference
-  solutions become speaker notes. :func:`tag_slides` applies that rule,
+  solutions become speaker notes. The quiz cell (tagged ``quiz``) becomes its questions on the
+  slide and its answers, with every choice's explanation, in the speaker notes
+  (:func:`quiz_slides`). :func:`tag_slides` applies that rule,
   and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
   copied beside them, so they open from disk without internet, formulas included. A slide
   taller than the screen scrolls instead of running off the bottom (``templates/lmcourse_slides.html.j2``).
@@ -45,6 +47,7 @@ from nbconvert import SlidesExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 import lmcourse
+from lmcourse import quiz
 from lmcourse._checks import number
 from lmcourse._files import atomic_write
 
@@ -52,6 +55,8 @@ HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor"                                   # reveal.js and MathJax, for the decks only
 BERTVIZ_VENDOR = Path(lmcourse.__file__).parent / "vendor"  # require.js and jQuery, shared with bertviz
 SOLUTION_TAG = "solution"
+QUIZ_TAG = "quiz"
+_QUIZ_CALL = re.compile(r"""quiz\.show\(["']([^"']+)["']\)""")
 _SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
                                r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
 STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook."
@@ -124,6 +129,32 @@ def tag_slides(nb: nbformat.NotebookNode) -> int:
     return changed
 
 
+def quiz_slides(nb: nbformat.NotebookNode) -> int:
+    """Replace each quiz cell of ``nb`` by two markdown cells: the questions with their lettered
+    choices (on the slide), and the answers with every choice's explanation (speaker notes).
+
+    A widget cannot be clicked on a projected slide; the class answers aloud and the teacher
+    reads the notes. Returns how many quiz cells were replaced; ``nb`` is changed in place.
+    """
+    cells, replaced = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or QUIZ_TAG not in cell.metadata.get("tags", []):
+            cells.append(cell)
+            continue
+        found = _QUIZ_CALL.search(cell.source)
+        if not found:
+            raise ValueError(f"a cell tagged {QUIZ_TAG!r} must call quiz.show(\"<stem>\"); got {cell.source!r}")
+        loaded = quiz.load(found.group(1))
+        questions = nbformat.v4.new_markdown_cell(quiz.to_markdown(loaded, answers=False))
+        answers = nbformat.v4.new_markdown_cell("**Quiz answers**\n\n" + quiz.to_markdown(loaded, answers=True))
+        questions.metadata["slideshow"], answers.metadata["slideshow"] = {"slide_type": "-"}, {"slide_type": "notes"}
+        questions.id, answers.id = f"{cell.get('id', 'quiz')}-questions", f"{cell.get('id', 'quiz')}-answers"
+        cells += [questions, answers]
+        replaced += 1
+    nb.cells = cells
+    return replaced
+
+
 def _student_note(match: re.Match) -> str:
     text = match.group(0)
     lead = text[: len(text) - len(text.lstrip())]
@@ -194,6 +225,7 @@ def build_slides(notebooks: Sequence[str | os.PathLike], out_dir: str | os.PathL
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         tag_slides(nb)
+        quiz_slides(nb)
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / f"{path.stem}.slides.html"
         atomic_write(target, lambda tmp, html=html: Path(tmp).write_text(html, encoding="utf-8"))

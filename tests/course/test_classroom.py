@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lmcourse import quiz
 from tools import classroom
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,24 @@ def test_solutions_appear_only_as_speaker_notes_in_a_deck(tmp_path):
     assert "Reference solution" not in re.sub(r'<aside class="notes">.*?</aside>', "", html, flags=re.S)
 
 
+def test_a_deck_shows_the_quiz_questions_and_keeps_the_answers_in_the_speaker_notes(tmp_path):
+    path = ROOT / "notebooks" / "16_assistant.ipynb"
+    html = classroom.build_slides([path], tmp_path)[0].read_text(encoding="utf-8")
+    notes = "".join(re.findall(r'<aside class="notes">(.*?)</aside>', html, flags=re.S))
+    shown = re.sub(r'<aside class="notes">.*?</aside>', "", html, flags=re.S)
+    loaded = quiz.load("16_assistant")
+    first = loaded.questions[0]
+    assert first.choices[0].text[:30] in shown and "Quiz answers" in notes
+    assert all(c.why[:30] in notes and c.why[:30] not in shown for c in first.choices)
+    assert "quiz.show(" not in html, "the quiz cell itself (a widget nobody can click on a slide) is replaced"
+
+
+def test_a_quiz_cell_that_names_no_quiz_is_refused():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("quiz()", metadata={"tags": ["quiz"]})])
+    with pytest.raises(ValueError, match=r"must call quiz.show"):
+        classroom.quiz_slides(nb)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_student_copy_has_no_solution_code_but_keeps_every_exercise(path):
     teacher = _read(path)
@@ -106,6 +125,8 @@ def test_student_copy_has_no_solution_code_but_keeps_every_exercise(path):
         assert block not in text, f"{path.name}: a solution's code survives in the student copy:\n{block[:300]}"
     exercises = [c.source for c in teacher.cells if "exercise" in c.metadata.get("tags", [])]
     assert exercises == [c.source for c in student.cells if "exercise" in c.metadata.get("tags", [])]
+    assert [c.source for c in teacher.cells if "quiz" in c.metadata.get("tags", [])] == \
+        [c.source for c in student.cells if "quiz" in c.metadata.get("tags", [])], "the quiz must stay as it is"
     assert len(student.cells) == len(teacher.cells) - len(solutions)
     assert not re.search(r"collapsed", text, re.I), "a sentence still points to a collapsed solution cell"
     assert student.metadata["lmcourse"]["copy"] == "student"

@@ -139,3 +139,53 @@ def test_an_unfinished_or_non_function_answer_is_refused_without_raising(stem, n
     assert not unfinished.passed and "not written yet" in unfinished.message
     not_a_function = checker("my answer")
     assert not not_a_function.passed and "expected a function" in not_a_function.message
+
+
+def _wrong_answers(stem: str) -> dict:
+    """``WRONG_ANSWERS`` of the notebook's own test file: checker name -> wrong answers written there."""
+    return getattr(importlib.import_module(f"test_exercises_nb{stem[:2]}"), "WRONG_ANSWERS", {})
+
+
+@pytest.mark.parametrize("stem, name", CHECKERS)
+def test_every_checker_rejects_three_wrong_answers_written_in_its_tests(stem, name):
+    """Beyond the mistakes a checker knows: plausible wrong answers its author did not list, written in the test."""
+    wrong = _wrong_answers(stem).get(name, [])
+    assert len(wrong) >= 3, f"test_exercises_nb{stem[:2]}.WRONG_ANSWERS[{name!r}] needs at least 3 wrong answers"
+    checker = getattr(_module(stem), name)
+    accepted = [getattr(fn, "__name__", repr(fn)) for fn in wrong if checker(fn).passed]
+    assert not accepted, f"{name} accepts wrong answers: {accepted}"
+
+
+class _Hostile:
+    """An answer that cannot be compared, shown, converted or iterated."""
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError("this answer refuses everything")
+
+    __eq__ = __ne__ = __lt__ = __gt__ = __repr__ = __str__ = __len__ = __iter__ = __float__ = __index__ = _refuse
+    __bool__ = __getitem__ = __getattr__ = __call__ = _refuse
+    __hash__ = None
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("a bug in the learner's code")
+
+
+HOSTILE = {
+    "raises": _raises,
+    "returns None": lambda *a, **k: None,
+    "returns a number as a string": lambda *a, **k: "0.5",
+    "returns NaN": lambda *a, **k: float("nan"),
+    "returns a one-element tensor": lambda *a, **k: torch.zeros(1),
+    "returns a generator": lambda *a, **k: (x for x in range(3)),
+    "returns an object that refuses everything": lambda *a, **k: _Hostile(),
+}
+
+
+@pytest.mark.parametrize("stem, name", CHECKERS)
+def test_no_checker_raises_into_the_learners_cell_or_accepts_a_hostile_answer(stem, name, capsys):
+    checker = getattr(_module(stem), name)
+    passed = [what for what, fn in HOSTILE.items() if checker(fn).passed]
+    assert not passed, f"{name} accepts an answer that {passed}"
+    printed = capsys.readouterr().out
+    assert printed.count("✘") >= len(HOSTILE), f"{name} printed no ✘ hint for some hostile answers:\n{printed}"

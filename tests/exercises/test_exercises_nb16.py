@@ -133,6 +133,10 @@ WRONG_WIN_RATE = {
 }
 
 
+WRONG_ANSWERS = {"check_sft_loss": [*WRONG_SFT.values()], "check_dpo_loss": [*WRONG_DPO.values()],
+                 "check_render_chatml": [*WRONG_CHATML.values()], "check_win_rate": [*WRONG_WIN_RATE.values()]}
+
+
 @pytest.mark.parametrize("checker, wrong", [(ex.check_sft_loss, fn) for fn in WRONG_SFT.values()]
                          + [(ex.check_dpo_loss, fn) for fn in WRONG_DPO.values()]
                          + [(ex.check_render_chatml, fn) for fn in WRONG_CHATML.values()]
