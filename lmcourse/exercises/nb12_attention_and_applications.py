@@ -93,7 +93,8 @@ def _span_cases() -> list[Case]:
             Case(question, {"max_len": 15},
                  label="highest start in the question, highest end on the final [SEP], max_len=15"),
             Case(one, {"max_len": 1}, label="max_len=1 (one-token answers only)"),
-            Case(tie, {"max_len": 4}, label="a tie: 'In 1708', 'In 1708 Clara Vale' and 'Clara Vale' all score exactly 5"),
+            Case(tie, {"max_len": 4},
+                 label="a tie: 'In 1708', 'In 1708 Clara Vale' and 'Clara Vale' all score exactly 5"),
             Case(long, {"max_len": 3}, label="a batch of 3, max_len=3 (the best long span is too long)"),
             Case(tuple(empty), {"max_len": 15}, label="a batch of 2 whose second row has no passage token")]
 
@@ -106,7 +107,7 @@ def _decode(start_logits, end_logits, offsets, in_context, contexts, max_len=15,
     B, T = start_logits.shape
     for b in range(B):
         best, span = float("-inf"), None
-        for i, j in ((i, j) for i in range(T) for j in range(i, min(i + length, T))):
+        for i, j in ((s, e) for s in range(T) for e in range(s, min(s + length, T))):
             if (mask_start and not in_context[b, i]) or (mask_end and not in_context[b, j]):
                 continue
             score = float(start_logits[b, i] + end_logits[b, j])
