@@ -1,10 +1,11 @@
-"""Checkers for notebook 13: a paired bootstrap of F1 for two classifiers, and k-fold splits without leakage."""
+"""Checkers for notebook 13: a paired bootstrap of F1 for two classifiers, k-fold splits without leakage,
+and macro- vs micro-averaged F1 over several classes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation import paired_bootstrap, precision_recall_f1
+from ..evaluation import macro_f1, paired_bootstrap, precision_recall_f1
 from .checking import Case, Mistake, Result, check_function
 
 
@@ -153,4 +154,60 @@ def check_kfold_splits(kfold_splits) -> Result:
                          "Give the first n % k folds one extra example."),
         Mistake(last_gets_rest, "the last fold got all the leftover examples; spread them over the first "
                                 "n % k folds instead (sizes differ by at most one, as in scikit-learn's KFold)."),
+    ])
+
+
+def _macro_micro(y_true, y_pred) -> tuple[float, float]:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    tp = int((t == p).sum())                      # summed over classes, every right answer is one class's TP
+    return (macro_f1(y_true, y_pred), 2 * tp / (2 * tp + 2 * (len(t) - tp)))
+
+
+def _per_class(t, p, classes):
+    return [precision_recall_f1(t, p, positive=int(c))[2] for c in classes]
+
+
+def check_macro_micro_f1(macro_micro_f1) -> Result:
+    """``macro_micro_f1(y_true, y_pred)`` -> ``(macro, micro)``: the unweighted mean of the per-class F1 over every
+    class in ``y_true`` or ``y_pred``, and the F1 of the TP, FP and FN counts summed over those classes."""
+    cases = [Case(([0, 0, 0, 0, 1, 1, 2, 2, 2, 0], [0, 0, 1, 0, 1, 2, 2, 2, 0, 0]),
+                  label="3 classes, y_true [0,0,0,0,1,1,2,2,2,0], y_pred [0,0,1,0,1,2,2,2,0,0]"),
+             Case(([0, 0, 0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 0, 0, 0, 0, 1, 0, 0, 1]),
+                  label="class 2 is never predicted: y_true [0,0,0,0,0,0,1,1,2,2], y_pred [0,0,0,0,0,0,1,0,0,1]"),
+             Case(([0, 1, 0, 1, 0, 1], [0, 1, 2, 1, 0, 0]),
+                  label="class 2 is predicted but never true: y_true [0,1,0,1,0,1], y_pred [0,1,2,1,0,0]"),
+             Case(([1, 0, 1, 1], [1, 0, 1, 1]), label="two classes, every prediction right"),
+             Case(([0, 0, 0, 1, 2], [0, 0, 0, 0, 0]), label="everything predicted as the majority class 0")]
+
+    def skips_unpredicted(t, p):
+        classes = sorted(set(p))
+        return (float(np.mean(_per_class(t, p, classes))), _macro_micro(t, p)[1])
+
+    def true_classes_only(t, p):
+        return (float(np.mean(_per_class(t, p, sorted(set(t))))), _macro_micro(t, p)[1])
+
+    def weighted(t, p):
+        classes = sorted(set(t) | set(p))
+        support = [list(t).count(c) for c in classes]
+        return (float(np.average(_per_class(t, p, classes), weights=support)), _macro_micro(t, p)[1])
+
+    def micro_as_class_1(t, p):
+        return (_macro_micro(t, p)[0], precision_recall_f1(t, p, positive=1)[2])
+
+    return check_function(macro_micro_f1, _macro_micro, cases, name="check_macro_micro_f1", mistakes=[
+        Mistake(lambda t, p: _macro_micro(t, p)[::-1],
+                "the two numbers are swapped: return (macro, micro)."),
+        Mistake(skips_unpredicted,
+                "a class that is never predicted was left out of the macro average. Its F1 is 0 (no true "
+                "positive), and it still counts: that is what macro-averaging is for — a class the model ignores "
+                "pulls the score down."),
+        Mistake(true_classes_only,
+                "you averaged over the classes of y_true only; a class that is predicted but never true also has "
+                "an F1 (0: all its predictions are false positives). Average over every class in y_true or y_pred."),
+        Mistake(weighted,
+                "this is the support-weighted mean (scikit-learn's average='weighted'): large classes count more. "
+                "Macro-F1 is the plain mean, every class weighing the same."),
+        Mistake(micro_as_class_1,
+                "the micro F1 is not the F1 of one class: sum TP, FP and FN over all classes first, then "
+                "F1 = 2·TP / (2·TP + FP + FN). (With one label per example it equals the accuracy.)"),
     ])

@@ -87,10 +87,51 @@ def last_fold_one_longer(n, k):
     return out
 
 
+# ---------------------------------------------------------------- wrong answers for check_macro_micro_f1
+
+
+def _class_f1(t, p, c):
+    tp = sum(a == c and b == c for a, b in zip(t, p))
+    fp = sum(a != c and b == c for a, b in zip(t, p))
+    fn = sum(a == c and b != c for a, b in zip(t, p))
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def macro_over_a_fixed_range_of_classes(y_true, y_pred):
+    # assumes the classes are 0 .. max(y_true) and misses a class that only appears in y_pred
+    classes = range(max(y_true) + 1)
+    micro = sum(a == b for a, b in zip(y_true, y_pred)) / len(y_true)
+    return sum(_class_f1(y_true, y_pred, c) for c in classes) / len(classes), micro
+
+
+def micro_as_mean_of_per_class_precision(y_true, y_pred):
+    # averages the per-class precisions for "micro" (that is macro-precision, not micro-F1)
+    classes = sorted(set(y_true) | set(y_pred))
+    precision = [sum(a == b == c for a, b in zip(y_true, y_pred)) / max(1, list(y_pred).count(c)) for c in classes]
+    return sum(_class_f1(y_true, y_pred, c) for c in classes) / len(classes), sum(precision) / len(classes)
+
+
+def macro_as_f1_of_mean_precision_and_recall(y_true, y_pred):
+    # averages precision and recall over classes first, then takes one harmonic mean
+    classes = sorted(set(y_true) | set(y_pred))
+    P = sum(sum(a == b == c for a, b in zip(y_true, y_pred)) / max(1, list(y_pred).count(c)) for c in classes)
+    R = sum(sum(a == b == c for a, b in zip(y_true, y_pred)) / max(1, list(y_true).count(c)) for c in classes)
+    P, R = P / len(classes), R / len(classes)
+    return (0.0 if P + R == 0 else 2 * P * R / (P + R)), sum(a == b for a, b in zip(y_true, y_pred)) / len(y_true)
+
+
+def sklearn_binary_call_on_multiclass(y_true, y_pred):
+    # scikit-learn's "binary" F1 of class 1 for both numbers, as if the labels were 0/1
+    one = f1_score([int(t == 1) for t in y_true], [int(p == 1) for p in y_pred], zero_division=0)
+    return float(one), float(one)
+
+
 WRONG_ANSWERS = {
     "check_paired_bootstrap": [global_numpy_seed, ninety_percent_interval, f1_of_the_negative_class,
                                interval_of_each_system_not_of_the_difference, results_as_an_array],
     "check_kfold_splits": [shuffled_folds, strided_folds, validation_folds_only, last_fold_one_longer],
+    "check_macro_micro_f1": [macro_over_a_fixed_range_of_classes, micro_as_mean_of_per_class_precision,
+                             macro_as_f1_of_mean_precision_and_recall, sklearn_binary_call_on_multiclass],
 }
 
 
@@ -135,3 +176,9 @@ def test_a_bootstrap_that_divides_by_zero_on_a_resample_without_positives_is_tol
         return float((d > 0).mean()), *np.percentile(d, [2.5, 97.5])
     result = ex.check_paired_bootstrap(unguarded)
     assert not result.passed and "ZeroDivisionError" in result.message
+
+
+def test_scikit_learn_macro_and_micro_f1_pass_as_numpy_floats_in_a_list():
+    def sklearn(y_true, y_pred):
+        return [f1_score(y_true, y_pred, average=a, zero_division=0) for a in ("macro", "micro")]
+    assert ex.check_macro_micro_f1(sklearn).passed
