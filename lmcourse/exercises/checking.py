@@ -115,9 +115,16 @@ def _type_name(value: Any) -> str:
         return f"a tensor ({str(value.dtype).replace('torch.', '')})"
     if isinstance(value, np.ndarray):
         return f"a NumPy array ({value.dtype})"
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # torch.return_types.topk, a namedtuple
-        return f"a {type(value).__name__} pair ({', '.join(value._fields)})"
+    if _fields(value):  # torch.return_types.topk, a namedtuple
+        return f"a {type(value).__name__} pair ({', '.join(_fields(value))})"
     return f"{type(value).__name__} {_short(value, 30)}"
+
+
+def _fields(value: Any) -> tuple[str, ...]:
+    """The field names of a named tuple or of torch's ``return_types`` (``topk``, ``max``…), else ()."""
+    if not isinstance(value, tuple):
+        return ()
+    return tuple(getattr(value, "_fields", None) or getattr(type(value), "__match_args__", None) or ())
 
 
 _INTEGERS = (int, np.integer)
@@ -135,10 +142,10 @@ def _kind_mismatch(got: Any, expected: Any) -> str | None:
         want = "a tensor" if isinstance(expected, torch.Tensor) else "a NumPy array"
         if type(got) is not type(expected) and not (isinstance(got, np.ndarray) and isinstance(expected, np.ndarray)):
             extra = ""
-            if isinstance(got, (list, tuple)) and not hasattr(got, "_fields"):
+            if _fields(got):
+                extra = f" — take the one you need, e.g. .{_fields(got)[-1]}"
+            elif isinstance(got, (list, tuple)):
                 extra = " (build it with torch.tensor(...) or torch.stack(...))" if want == "a tensor" else ""
-            elif hasattr(got, "_fields"):
-                extra = f" — take the one you need, e.g. .{got._fields[-1]}"
             elif isinstance(got, torch.Tensor):
                 extra = " (use .numpy())"
             return f"expected {want}, got {_type_name(got)}{extra}"
@@ -151,8 +158,9 @@ def _kind_mismatch(got: Any, expected: Any) -> str | None:
                     f"got dtype {str(got.dtype).replace('torch.', '')}")
         return None
     if isinstance(got, (torch.Tensor, np.ndarray)):
-        how = ".item()" if isinstance(expected, _REALS) or isinstance(expected, (bool, np.bool_)) else ".tolist()"
-        return f"expected {type(expected).__name__}, got {_type_name(got)} (convert it with {how})"
+        scalar = isinstance(expected, _REALS) or isinstance(expected, (bool, np.bool_))
+        want = "a number" if scalar else f"a {type(expected).__name__}"
+        return f"expected {want}, got {_type_name(got)} (convert it with {'.item()' if scalar else '.tolist()'})"
     if isinstance(expected, (bool, np.bool_)):
         return None if isinstance(got, (bool, np.bool_)) else f"expected True or False, got {_type_name(got)}"
     if isinstance(expected, _INTEGERS):
@@ -172,7 +180,7 @@ def _kind_mismatch(got: Any, expected: Any) -> str | None:
     if isinstance(expected, (set, frozenset)):
         return None if isinstance(got, (set, frozenset)) else f"expected a set, got {_type_name(got)}"
     if isinstance(expected, (list, tuple)):
-        if isinstance(got, (list, tuple)) and not hasattr(got, "_fields"):
+        if isinstance(got, (list, tuple)) and (not _fields(got) or _fields(expected)):
             return None
         return f"expected a {type(expected).__name__}, got {_type_name(got)}"
     if expected is None:

@@ -173,12 +173,7 @@ def test_bertviz_renders_in_jupyterlab_with_the_network_off(page, lab, tmp_path)
 
 
 def test_chat_widget_streams_a_reply_and_marks_how_it_ended(page, lab, tmp_path):
-    notebook = _notebook(*map(nbformat.v4.new_code_cell, CHAT_NOTEBOOK))
-    request = urllib.request.Request(f"{lab}/api/contents/chat_widget.ipynb?token={TOKEN}", method="PUT",
-                                     data=json.dumps({"type": "notebook", "format": "json",
-                                                      "content": notebook}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=30).close()
+    _put(lab, "chat_widget.ipynb", _notebook(*map(nbformat.v4.new_code_cell, CHAT_NOTEBOOK)))
     _run_all(page, lab, "chat_widget.ipynb", timeout_s=120)
     assert _errors(page) == []
     transcript = page.locator(".widget-html-content").first
@@ -200,6 +195,38 @@ def test_chat_widget_streams_a_reply_and_marks_how_it_ended(page, lab, tmp_path)
                            timeout=60_000)
     page.screenshot(path=str(tmp_path / "chat_widget.png"))
     assert transcript.text_content() == "You: storyAssistant: once upo [cut: max_new_tokens=8 reached]"
+    assert page.outside == [], f"the page tried to reach the network: {page.outside}"
+
+
+def _put(lab: str, name: str, notebook: nbformat.NotebookNode) -> None:
+    request = urllib.request.Request(f"{lab}/api/contents/{name}?token={TOKEN}", method="PUT",
+                                     data=json.dumps({"type": "notebook", "format": "json",
+                                                      "content": notebook}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_quiz_explains_a_wrong_then_the_right_answer_with_its_formulas_typeset(page, lab, tmp_path):
+    from lmcourse import quiz
+
+    cell = nbformat.v4.new_code_cell('from lmcourse import quiz\n\nquiz.show("16_assistant")')
+    _put(lab, "quiz.ipynb", _notebook(cell))
+    _run_all(page, lab, "quiz.ipynb", timeout_s=120)
+    assert _errors(page) == []
+    first = quiz.load("16_assistant").questions[0]
+    wrong = next(i for i, c in enumerate(first.choices) if not c.right)
+    block = page.locator(".widget-vbox .widget-vbox").first
+    block.get_by_role("button", name=quiz.LETTERS[wrong], exact=True).click()
+    page.wait_for_function("() => document.body.textContent.includes('Not this one')", timeout=60_000)
+    assert first.choices[wrong].why[:40] in block.text_content()
+    block.get_by_role("button", name=quiz.LETTERS[first.answer], exact=True).click()
+    page.wait_for_function("() => document.body.textContent.includes('✔ Right')", timeout=60_000)
+    assert first.choices[first.answer].why[:40] in block.text_content()
+    assert "1 of 5" in page.locator(".jp-OutputArea").first.text_content()
+    # the third question's prompt has $\log 2$: MathJax typesets it in the lab
+    page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea mjx-container').length > 0",
+                           timeout=60_000)
+    page.screenshot(path=str(tmp_path / "quiz.png"), full_page=True)
     assert page.outside == [], f"the page tried to reach the network: {page.outside}"
 
 

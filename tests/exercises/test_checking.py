@@ -1,5 +1,6 @@
 """The exercise machinery: pass marks, specific hints, and never raising on a learner's bug."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,3 +122,50 @@ def test_check_rules_reports_a_crash_an_unfinished_function_and_a_call_instead_o
     assert crashed.mistake == "take one list"
     assert "not written yet" in check_rules(todo, _evens, EVEN, **kwargs).message
     assert "expected a function, got [2, 4]" in check_rules([2, 4], _evens, EVEN, **kwargs).message
+
+
+_TOPK = torch.tensor([3.0, 1.0, 2.0]).topk(2)
+
+
+@pytest.mark.parametrize("got, expected, says", [
+    (torch.tensor([1, 2]), [1, 2], "expected a list, got a tensor (int64) (convert it with .tolist())"),
+    ([1, 2], torch.tensor([1, 2]), "expected a tensor, got list"),
+    (_TOPK, torch.tensor([0, 2]), "expected a tensor, got a topk pair (values, indices) — take the one you need"),
+    (torch.tensor([1.0, 0.0]), torch.tensor([True, False]), "expected a bool mask"),
+    (torch.tensor([True]), torch.tensor([1.0]), "expected a tensor of floating values (dtype float32), got dtype bool"),
+    ("0.5", 0.5, "expected a number, got str '0.5' — a number written as text is not a number"),
+    (True, 1, "expected an integer, got bool True"),
+    (3.0, 3, "expected an integer, got float 3.0 (use // or int(...)"),
+    (torch.tensor(0.5), 0.5, "expected a number, got a tensor (float32) (convert it with .item())"),
+    (1, True, "expected True or False, got int 1"),
+    ([1, "2"], [1, 2], "at position 1: expected an integer, got str '2'"),
+    ({"a": [1.0]}, {"a": 1.0}, "at key 'a': expected a number, got list [1.0]"),
+    ([1, 2], [1, 2, 3], "2 items instead of 3"),
+    (torch.zeros(2, 3), torch.zeros(3, 2), "shape (2, 3) instead of (3, 2)"),
+])
+def test_an_answer_of_the_wrong_kind_is_refused_with_a_sentence_saying_what_came_back(got, expected, says, capsys):
+    assert not same(got, expected)
+    result = check_function(lambda: got, lambda: expected, [Case()], name="check_kind")
+    assert not result.passed and says in result.message
+
+
+@pytest.mark.parametrize("got, expected", [
+    (np.int64(3), 3), (3, np.int64(3)), (2, 2.0), (np.float32(0.5), 0.5), ((1, 2), [1, 2]), ([1, 2], (1, 2)),
+    (torch.tensor([1.0], dtype=torch.float64), torch.tensor([1.0])), (torch.tensor([1], dtype=torch.int32),
+                                                                     torch.tensor([1])),
+    (np.bool_(True), True), ({"a": (1, 2)}, {"a": [1, 2]}), (float("nan"), float("nan")),
+])
+def test_a_right_answer_in_another_valid_form_passes(got, expected):
+    assert same(got, expected)
+
+
+def test_an_answer_that_breaks_every_comparison_and_its_own_repr_is_refused_quietly(capsys):
+    class Odd:
+        def __eq__(self, other):
+            raise RuntimeError("no")
+
+        def __repr__(self):
+            raise RuntimeError("no repr either")
+
+    result = check_function(lambda: Odd(), lambda: 1, [Case()], name="check_odd", compare=lambda g, e: g == e)
+    assert not result.passed and "got:      <Odd object>" in result.message
