@@ -278,6 +278,30 @@ def _say(result: Result) -> Result:
     return result
 
 
+class _Probe:
+    """A learner's answer (a class or a function) seen through a scenario runner: ``probe(*case.args)``
+    is ``run(answer, *case.args)``, the plain facts a checker compares."""
+
+    def __init__(self, run: Callable[..., Any], answer: Any):
+        self.run, self.answer = run, answer
+
+    def __call__(self, *args):
+        return self.run(self.answer, *args)
+
+
+def probed(run: Callable[..., Any], answer: Any) -> Any:
+    """``answer`` wrapped so that :func:`check_function` can call it like a function, when what the learner
+    writes is a class or a function whose use takes several steps (build a layer, train it, merge it).
+
+    ``run(answer, *args)`` does those steps and returns facts to compare. A probe, or a non-callable answer
+    (which the core then refuses with its own message), is returned unchanged, so a checker may be handed a
+    wrong answer already probed (a :class:`Mistake` built from ``run`` and a wrong class).
+    """
+    if isinstance(answer, _Probe) or not callable(answer):
+        return answer
+    return _Probe(run, answer)
+
+
 def _not_a_function(name: str, learner: Any) -> Result:
     return _say(Result(False, f"✘ {name}: expected a function, got {_short(learner)}. "
                               "Pass the function itself, without calling it (no parentheses)."))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..compression import distillation_loss, magnitude_mask, quantize_groupwise
-from .checking import Case, Mistake, Result, check_function, same
+from .checking import Case, Mistake, Result, check_function, probed, same
 
 # --- exercise 1: per-channel symmetric quantization to any number of bits ---------------------
 
@@ -309,24 +309,6 @@ def _lora_class(*, scale=lambda alpha, r: alpha / r, freeze=True, a_zero=False, 
 _LoRA = _lora_class()
 
 
-class _Probe:
-    """A learner's answer (a class or a function) run through one scenario runner: ``probe(*case.args)``
-    returns plain facts to compare. A Mistake is a probe of a wrong answer; a checker handed a probe (the
-    course-wide tests hand it each Mistake's function) uses it as it is."""
-
-    def __init__(self, run, answer):
-        self.run, self.answer = run, answer
-
-    def __call__(self, *args):
-        return self.run(self.answer, *args)
-
-
-def _probed(run, answer):
-    if isinstance(answer, _Probe) or not callable(answer):
-        return answer
-    return _Probe(run, answer)
-
-
 def _linear(seed, n_in, n_out, bias=True):
     torch.manual_seed(seed)
     return nn.Linear(n_in, n_out, bias=bias)
@@ -379,7 +361,7 @@ def _probe_lora(cls, scenario, n_in, n_out, r, alpha, bias, x_shape):
 
 
 def _lora_probe(cls):
-    return _probed(_probe_lora, cls)
+    return probed(_probe_lora, cls)
 
 
 _LORA_CASES = [
@@ -512,7 +494,7 @@ def _apply_with(*, match=lambda n, t: n == t or n.endswith("." + t), freeze=True
 
 
 def _apply_probe(fn):
-    return _probed(_probe_apply, fn)
+    return probed(_probe_apply, fn)
 
 
 _APPLY_CASES = [

@@ -9,7 +9,7 @@ import re
 import torch
 
 from ..privacy import PII_PATTERNS
-from .checking import Case, Mistake, Result, check_function
+from .checking import Case, Mistake, Result, check_function, probed
 
 # ----------------------------------------------------------------------------- exercise 1: exposure from scores
 
@@ -137,31 +137,13 @@ def _fedavg(global_state, client_datas, local_train):
     return out
 
 
-class _Probe:
-    """A learner's answer (a class or a function) run through one scenario runner: ``probe(*case.args)``
-    returns plain facts to compare. A Mistake is a probe of a wrong answer; a checker handed a probe (the
-    course-wide tests hand it each Mistake's function) uses it as it is."""
-
-    def __init__(self, run, answer):
-        self.run, self.answer = run, answer
-
-    def __call__(self, *args):
-        return self.run(self.answer, *args)
-
-
-def _probed(run, answer):
-    if isinstance(answer, _Probe) or not callable(answer):
-        return answer
-    return _Probe(run, answer)
-
-
 def _run_fedavg(fn, global_state, client_datas):
     new = fn(global_state, client_datas, _local_train)
     return {"new global state": new, "the server's state after the round": global_state}
 
 
 def _fedavg_probe(fn):
-    return _probed(_run_fedavg, fn)
+    return probed(_run_fedavg, fn)
 
 
 def _state(seed, buffer=False):
