@@ -26,7 +26,6 @@ LETTERS = "ABCDE"
 MIN_QUESTIONS, MAX_QUESTIONS = 3, 5
 MIN_CHOICES, MAX_CHOICES = 2, len(LETTERS)
 
-__all__ = ["Choice", "Question", "Quiz", "load", "parse", "show", "to_markdown", "widget"]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Two things a teacher needs besides the notebooks themselves:
   sub-slide (down arrow), other cells stay on the slide before them, and reference
   solutions become speaker notes. The quiz cell (tagged ``quiz``) becomes its questions on the
   slide and its answers, with every choice's explanation, in the speaker notes
-  (:func:`quiz_slides`). :func:`tag_slides` applies that rule,
+  (:func:`quiz_slides`); its stored output is the questions, not the widget (:func:`static_quiz`,
+  run by ``tag``). :func:`tag_slides` applies that rule,
   and :func:`build_slides` writes the decks with reveal.js, require.js, jQuery and MathJax
   copied beside them, so they open from disk without internet, formulas included. A slide
   taller than the screen scrolls instead of running off the bottom (``templates/lmcourse_slides.html.j2``).
@@ -155,6 +156,43 @@ def quiz_slides(nb: nbformat.NotebookNode) -> int:
     return replaced
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def static_quiz(nb: nbformat.NotebookNode) -> int:
+    """Keep a quiz cell's stored output as its questions (HTML and text), without the widget.
+
+    A stored quiz widget is some 160 widget models (about 180 kB) in the notebook's metadata, and
+    it cannot be clicked before the cell is run anyway. So the stored output keeps the questions a
+    reader sees on GitHub or before running; running the cell shows the live quiz. Removes the
+    widget view from quiz outputs and the quiz's models from ``metadata.widgets``; returns how
+    many outputs changed (``nb`` is changed in place).
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    changed, drop = 0, []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or QUIZ_TAG not in cell.metadata.get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).pop(WIDGET_VIEW, None)
+            if view is not None:
+                drop.append(view.get("model_id"))
+                changed += 1
+    seen = set()
+    while drop:   # a widget's children, layouts and styles are "IPY_MODEL_<id>" references in its state
+        model = drop.pop()
+        if model in seen or model not in state:
+            continue
+        seen.add(model)
+        drop += re.findall(r"IPY_MODEL_([0-9a-f]+)", str(state[model]))
+    for model in seen:
+        del state[model]
+    if "widgets" in nb.metadata and not state:
+        del nb.metadata["widgets"]
+    return changed
+
+
 def _student_note(match: re.Match) -> str:
     text = match.group(0)
     lead = text[: len(text) - len(text.lstrip())]
@@ -284,7 +322,8 @@ def readme_with_run_times(readme: str, notebooks: Sequence[Path]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/classroom.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    tag = sub.add_parser("tag", help="split cells at headings and set every slide type, in place")
+    tag = sub.add_parser("tag", help="split cells at headings, set every slide type and keep the stored quiz "
+                                     "static, in place")
     tag.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")
     for name, helptext in (("slides", "build reveal.js decks"), ("student", "write student copies")):
         p = sub.add_parser(name, help=helptext)
@@ -314,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stale = []
             for path in _notebook_paths(args.notebooks):
                 nb = nbformat.read(path, as_version=4)
-                if tag_slides(nb):
+                if tag_slides(nb) + static_quiz(nb):
                     stale.append(path)
                     if not args.check:
                         _write_notebook(nb, path)

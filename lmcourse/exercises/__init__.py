@@ -10,4 +10,4 @@ with a digit), as its key terms are ``glossary/terms/NN_topic.tsv`` and its teac
 The shared core (:mod:`lmcourse.exercises.checking`) is what a new checker is built from.
 """
 
-from .checking import Case, Mistake, Result, Rule, check_function, check_rules, check_value, same  # noqa: F401
+from .checking import Case, Mistake, Result, Rule, check_function, check_rules, check_value, probed, same  # noqa: F401

@@ -86,6 +86,11 @@ def _shorten(value: Any, limit: int) -> str:
         return f"tensor of shape {tuple(value.shape)}, {str(value.dtype).replace('torch.', '')} [{shown}{more}]"
     if isinstance(value, np.ndarray):
         return _short(torch.from_numpy(np.ascontiguousarray(value)))
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (torch.Tensor, np.ndarray)) for v in value):
+        shown = [_short(v, limit) for v in value[:4]]
+        more = ", …" if len(value) > 4 else ""
+        ends = "[]" if isinstance(value, list) else "()"
+        return ends[0] + "; ".join(shown) + more + ends[1]
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -127,6 +132,13 @@ def _fields(value: Any) -> tuple[str, ...]:
     return tuple(getattr(value, "_fields", None) or getattr(type(value), "__match_args__", None) or ())
 
 
+def _numbers_only(value: Any) -> bool:
+    """True for a (nested) list or tuple that holds plain numbers only: what ``.tolist()`` gives."""
+    if isinstance(value, (list, tuple)):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 _INTEGERS = (int, np.integer)
 _REALS = (int, float, np.integer, np.floating)
 
@@ -159,8 +171,12 @@ def _kind_mismatch(got: Any, expected: Any) -> str | None:
         return None
     if isinstance(got, (torch.Tensor, np.ndarray)):
         scalar = isinstance(expected, _REALS) or isinstance(expected, (bool, np.bool_))
-        want = "a number" if scalar else f"a {type(expected).__name__}"
-        return f"expected {want}, got {_type_name(got)} (convert it with {'.item()' if scalar else '.tolist()'})"
+        if scalar:
+            return f"expected a number, got {_type_name(got)} (convert it with .item())"
+        if isinstance(expected, (list, tuple)) and _numbers_only(expected):
+            return f"expected a {type(expected).__name__}, got {_type_name(got)} (convert it with .tolist())"
+        size = f" of {len(expected)} items" if isinstance(expected, (list, tuple)) else ""
+        return f"expected a {type(expected).__name__}{size}, got {_type_name(got)}"
     if isinstance(expected, (bool, np.bool_)):
         return None if isinstance(got, (bool, np.bool_)) else f"expected True or False, got {_type_name(got)}"
     if isinstance(expected, _INTEGERS):
@@ -260,6 +276,30 @@ def _agrees(compare: Callable[[Any, Any], bool], got: Any, expected: Any) -> boo
 def _say(result: Result) -> Result:
     print(result.message)
     return result
+
+
+class _Probe:
+    """A learner's answer (a class or a function) seen through a scenario runner: ``probe(*case.args)``
+    is ``run(answer, *case.args)``, the plain facts a checker compares."""
+
+    def __init__(self, run: Callable[..., Any], answer: Any):
+        self.run, self.answer = run, answer
+
+    def __call__(self, *args):
+        return self.run(self.answer, *args)
+
+
+def probed(run: Callable[..., Any], answer: Any) -> Any:
+    """``answer`` wrapped so that :func:`check_function` can call it like a function, when what the learner
+    writes is a class or a function whose use takes several steps (build a layer, train it, merge it).
+
+    ``run(answer, *args)`` does those steps and returns facts to compare. A probe, or a non-callable answer
+    (which the core then refuses with its own message), is returned unchanged, so a checker may be handed a
+    wrong answer already probed (a :class:`Mistake` built from ``run`` and a wrong class).
+    """
+    if isinstance(answer, _Probe) or not callable(answer):
+        return answer
+    return _Probe(run, answer)
 
 
 def _not_a_function(name: str, learner: Any) -> Result:

@@ -1,4 +1,5 @@
-"""Checkers for notebook 00: counting character pairs and turning counts into probabilities."""
+"""Checkers for notebook 00: counting character pairs, turning counts into probabilities, and building a whole
+order-n character model from a text."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections import Counter
 from .checking import Case, Mistake, Result, check_function
 
 _TEXTS = [
+    Case(("to be or not to be",), label="'to be or not to be'"),
     Case(("abab",), label="'abab'"),
     Case(("aaa",), label="'aaa' (overlapping pairs)"),
-    Case(("to be or not to be",), label="'to be or not to be'"),
     Case(("a",), label="'a' (one character, no pairs)"),
     Case(("",), label="'' (empty text)"),
 ]
@@ -62,4 +63,73 @@ def check_next_char_distribution(next_char_distribution) -> Result:
         Mistake(lambda c, ch: _next_char_distribution({(b, a): n for (a, b), n in c.items()}, ch),
                 "you conditioned on the wrong side: keep the pairs whose *first* character is ch, "
                 "and read the next character from the second place."),
+    ])
+
+
+# ----------------------------------------------------------------------------- exercise 3: an order-n model
+
+_MODEL_CASES = [
+    Case(("abab", 2), label="text='abab', order=2"),
+    Case(("aaab", 3), label="text='aaab', order=3 (repeated characters: the windows 'aaa' and 'aab' overlap)"),
+    Case(("to be or not to be", 2), label="text='to be or not to be', order=2"),
+    Case(("abcab", 1), label="text='abcab', order=1 (no context: the empty string)"),
+    Case(("abc", 3), label="text='abc', order=3 (exactly one window)"),
+    Case(("ab", 3), label="text='ab', order=3 (shorter than one window: nothing to count)"),
+    Case(("she sells sea shells", 3), label="text='she sells sea shells', order=3"),
+]
+
+
+def _ngram_model(text: str, order: int) -> dict:
+    counts: dict = {}
+    for i in range(len(text) - order + 1):  # every window of `order` characters, one step at a time
+        context, nxt = text[i:i + order - 1], text[i + order - 1]
+        row = counts.setdefault(context, {})
+        row[nxt] = row.get(nxt, 0) + 1
+    return {c: {x: n / sum(row.values()) for x, n in row.items()} for c, row in counts.items()}
+
+
+def _ngram_counts(text: str, order: int) -> dict:
+    counts: dict = {}
+    for i in range(len(text) - order + 1):
+        row = counts.setdefault(text[i:i + order - 1], {})
+        row[text[i + order - 1]] = row.get(text[i + order - 1], 0) + 1
+    return counts
+
+
+def _without_last_window(text: str, order: int) -> dict:
+    return _ngram_model(text[:-1], order) if text else {}
+
+
+def _stepping_by_window(text: str, order: int) -> dict:
+    windows = [text[i:i + order] for i in range(0, len(text) - order + 1, order)]
+    return _ngram_model_of_windows(windows)
+
+
+def _ngram_model_of_windows(windows) -> dict:
+    counts: dict = {}
+    for w in windows:
+        row = counts.setdefault(w[:-1], {})
+        row[w[-1]] = row.get(w[-1], 0) + 1
+    return {c: {x: n / sum(row.values()) for x, n in row.items()} for c, row in counts.items()}
+
+
+def check_ngram_model(ngram_model) -> Result:
+    """``ngram_model(text, order)`` must map each context (a string of ``order`` - 1 characters) to its
+    next-character distribution ``{char: P(char | context)}``, counted over every overlapping window."""
+    return check_function(ngram_model, _ngram_model, _MODEL_CASES, name="check_ngram_model", mistakes=[
+        Mistake(lambda t, n: _ngram_model(t, n + 1),
+                "your contexts are one character too long. An order-n model looks at the previous n - 1 "
+                "characters: each window holds n characters, the context is its first n - 1."),
+        Mistake(lambda t, n: _ngram_model(t, n - 1) if n > 1 else {},
+                "your contexts are one character too short: an order-n window holds n characters, "
+                "n - 1 of context and then the next one."),
+        Mistake(_ngram_counts,
+                "these are counts, not probabilities: divide each count by the total count of its context, "
+                "so that each context's distribution sums to 1."),
+        Mistake(_without_last_window,
+                "the last window is missing — an off-by-one in the loop range. A text of L characters has "
+                "L - n + 1 windows of n characters: range(len(text) - order + 1)."),
+        Mistake(_stepping_by_window,
+                "your windows do not overlap. Step one character at a time: in 'aaab' with order 3, the windows "
+                "are 'aaa' and 'aab'."),
     ])

@@ -1,56 +1,126 @@
-"""Checkers for notebook 01: counting pairs inside pre-tokenized chunks, and segmenting a word with
-learned BPE merges."""
+"""Checkers for notebook 01: WordPiece's greedy longest-match-first split (with ``##`` continuations and
+``[UNK]``), and segmenting a word with learned BPE merges."""
 
 from __future__ import annotations
 
 from .checking import Case, Mistake, Result, check_function
 
-# ----------------------------------------------------------------------------- exercise 1: pair counts
+# ----------------------------------------------------------------------------- exercise 1: WordPiece
 
-_CHUNK_CASES = [
-    Case(({(1, 2, 3): 2, (2, 3): 5},), label="chunk_counts={(1, 2, 3): 2, (2, 3): 5}"),
-    Case(({(5, 5, 5): 3},), label="chunk_counts={(5, 5, 5): 3} (overlapping pairs)"),
-    Case(({(7, 8): 1, (9, 7): 1},), label="chunk_counts={(7, 8): 1, (9, 7): 1} (no pair crosses two chunks)"),
-    Case(({(1,): 4, (1, 2): 1},), label="chunk_counts={(1,): 4, (1, 2): 1} (a one-byte chunk has no pair)"),
-    Case(({},), label="chunk_counts={} (empty)"),
+_VOCAB = frozenset({"un", "##aff", "##able", "##a", "##ff", "##abl", "##b", "##l", "##e", "a", "aa", "##aa",
+                    "play", "##ing", "##in", "##g", "##s", "p", "s", "low", "lowe", "##est", "##st", "##er"})
+_SHOWN = "the exercise's vocabulary"
+_WORDPIECE_CASES = [
+    Case(("unaffable", _VOCAB), label=f"word='unaffable', {_SHOWN}"),
+    Case(("playing", _VOCAB), label=f"word='playing', {_SHOWN}"),
+    Case(("lowest", _VOCAB), label=f"word='lowest', {_SHOWN} (both 'low' and 'lowe' are pieces)"),
+    Case(("aaa", _VOCAB), label=f"word='aaa', {_SHOWN} (a repeated letter: 'aa', '##aa', 'a', '##a' all exist)"),
+    Case(("sp", _VOCAB), label=f"word='sp', {_SHOWN} ('p' is a piece, '##p' is not)"),
+    Case(("unx", _VOCAB), label=f"word='unx', {_SHOWN} ('un' matches, then nothing matches 'x')"),
+    Case(("Playing", _VOCAB), label=f"word='Playing', {_SHOWN} (mixed case: the vocabulary has no 'P')"),
+    Case(("s", _VOCAB), label=f"word='s', {_SHOWN} (one character)"),
+    Case(("", _VOCAB), label=f"word='', {_SHOWN} (empty)"),
 ]
 
 
-def _chunk_pair_counts(chunk_counts):
-    counts = {}
-    for ids, n in chunk_counts.items():
-        for pair in zip(ids, ids[1:]):
-            counts[pair] = counts.get(pair, 0) + n
-    return counts
+def _wordpiece_split(word, vocab, unk="[UNK]"):
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:  # the longest piece that starts here and is in the vocabulary
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        if end == start:  # nothing matches here: the whole word is unknown
+            return [unk]
+        pieces.append(piece)
+        start = end
+    return pieces
 
 
-def _flattened(chunk_counts):
-    seq = [x for ids, n in chunk_counts.items() for _ in range(n) for x in ids]
-    return _chunk_pair_counts({tuple(seq): 1}) if seq else {}
+def _unk_for_the_piece(word, vocab, unk="[UNK]"):
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(len(word), start, -1):
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                pieces.append(piece)
+                start = end
+                break
+        else:
+            pieces.append(unk)
+            start += 1
+    return pieces
 
 
-def check_chunk_pair_counts(chunk_pair_counts) -> Result:
-    """``chunk_pair_counts(chunk_counts)`` must count adjacent pairs inside each chunk, weighted by its frequency."""
-    return check_function(chunk_pair_counts, _chunk_pair_counts, _CHUNK_CASES, name="check_chunk_pair_counts",
+def _shortest_first(word, vocab, unk="[UNK]"):
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(start + 1, len(word) + 1):
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                pieces.append(piece)
+                start = end
+                break
+        else:
+            return [unk]
+    return pieces
+
+
+def _without_hashes(word, vocab, unk="[UNK]"):
+    bare = {p.removeprefix("##") for p in vocab}  # looks pieces up without their '##', then marks them
+    pieces, start = [], 0
+    while start < len(word):
+        for end in range(len(word), start, -1):
+            if word[start:end] in bare:
+                pieces.append(word[start:end] if start == 0 else "##" + word[start:end])
+                start = end
+                break
+        else:
+            return [unk]
+    return pieces
+
+
+def _hashes_dropped_from_output(word, vocab, unk="[UNK]"):
+    return [p.removeprefix("##") for p in _wordpiece_split(word, vocab, unk)]
+
+
+def _from_the_right(word, vocab, unk="[UNK]"):
+    pieces, end = [], len(word)
+    while end > 0:
+        for start in range(0, end):
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                pieces.insert(0, piece)
+                end = start
+                break
+        else:
+            return [unk]
+    return pieces
+
+
+def check_wordpiece_split(wordpiece_split) -> Result:
+    """``wordpiece_split(word, vocab)``: WordPiece's greedy longest-match-first split of one word, pieces after
+    the first marked ``##``; ``["[UNK]"]`` for the whole word when some position matches no piece."""
+    return check_function(wordpiece_split, _wordpiece_split, _WORDPIECE_CASES, name="check_wordpiece_split",
                           mistakes=[
-        Mistake(lambda c: _chunk_pair_counts({ids: 1 for ids in c}),
-                "each chunk was counted once. A chunk that occurs n times in the text contributes each of its "
-                "pairs n times: add n, not 1."),
-        Mistake(_flattened,
-                "some pairs cross from one chunk into the next. Chunks are separate (that is the point of "
-                "pre-tokenization): count pairs inside each chunk only."),
-        Mistake(_nonoverlapping,
-                "you counted non-overlapping pairs. In (5, 5, 5) the pair (5, 5) occurs twice, at positions "
-                "0-1 and 1-2: step one position at a time, e.g. zip(ids, ids[1:])."),
+        Mistake(_unk_for_the_piece,
+                "you put [UNK] in place of the character that matched nothing and went on. WordPiece gives up on "
+                "the whole word: if any position matches no piece, the answer is ['[UNK]'] alone."),
+        Mistake(_shortest_first,
+                "you took the *shortest* piece that matches. WordPiece is greedy longest-match-first: at each "
+                "position try the longest remaining substring first, then shorten it one character at a time."),
+        Mistake(_without_hashes,
+                "inside a word, pieces must be looked up *with* the '##' prefix: the vocabulary has '##p' for a "
+                "'p' that continues a word and 'p' for one that starts it, and they are different entries."),
+        Mistake(_hashes_dropped_from_output,
+                "the split is right but the continuation pieces lost their '##': return the vocabulary entries "
+                "themselves ('##ing', not 'ing'), so the pieces can be looked up and the word put back together."),
+        Mistake(_from_the_right,
+                "you matched from the end of the word. WordPiece starts at the beginning: the longest piece "
+                "that starts at position 0, then the longest '##' piece that starts where it ended, and so on."),
     ])
-
-
-def _nonoverlapping(chunk_counts):
-    counts = {}
-    for ids, n in chunk_counts.items():
-        for pair in zip(ids[::2], ids[1::2]):
-            counts[pair] = counts.get(pair, 0) + n
-    return counts
 
 
 # ----------------------------------------------------------------------------- exercise 2: segment a word
@@ -58,11 +128,15 @@ def _nonoverlapping(chunk_counts):
 _MERGES = [("l", "o"), ("e", "s"), ("es", "t"), ("lo", "w"), ("w", "e"), ("n", "e"), ("ne", "w"), ("low", "est")]
 _SEGMENT_CASES = [
     Case(("lowest", _MERGES), label="word='lowest' with the 8 merges shown in the notebook"),
-    Case(("newest", _MERGES), label="word='newest' (two merges compete for 'we' and 'es')"),
     Case(("lower", _MERGES), label="word='lower'"),
+    Case(("newest", _MERGES), label="word='newest' (two merges compete for 'we' and 'es')"),
     Case(("west", _MERGES), label="word='west' ('we' is a known piece, but (e, s) was learned first)"),
     Case(("slow", _MERGES), label="word='slow' (an unmerged first letter)"),
     Case(("xyz", _MERGES), label="word='xyz' (no merge applies: one piece per character)"),
+    Case(("aaa", [("a", "a")]), label="word='aaa', merges=[('a', 'a')] (the pair occurs twice, overlapping)"),
+    Case(("aaaaa", [("a", "a"), ("aa", "a")]), label="word='aaaaa', merges=[('a', 'a'), ('aa', 'a')]"),
+    Case(("aab", [("a", "b"), ("a", "a")]),
+         label="word='aab', merges=[('a', 'b'), ('a', 'a')] (after the first merge the pieces are 'a', 'ab')"),
     Case(("", _MERGES), label="word='' (empty)"),
 ]
 
@@ -94,6 +168,28 @@ def _segment_longest_match(word, merges):
     return pieces
 
 
+def _segment_right_to_left(word, merges):
+    pieces = list(word)
+    for a, b in merges:
+        out, i = [], len(pieces) - 1
+        while i >= 0:
+            if i >= 1 and pieces[i - 1] == a and pieces[i] == b:
+                out.insert(0, a + b)
+                i -= 2
+            else:
+                out.insert(0, pieces[i])
+                i -= 1
+        pieces = out
+    return pieces
+
+
+def _segment_by_string_replace(word, merges):
+    text = " ".join(word)
+    for a, b in merges:
+        text = text.replace(f"{a} {b}", a + b)
+    return text.split(" ") if text else []
+
+
 def check_bpe_segment(bpe_segment) -> Result:
     """``bpe_segment(word, merges)`` must apply the merges, in the order learned, to the word's characters."""
     return check_function(bpe_segment, _segment, _SEGMENT_CASES, name="check_bpe_segment", mistakes=[
@@ -103,8 +199,15 @@ def check_bpe_segment(bpe_segment) -> Result:
         Mistake(lambda w, m: _segment(w, m[::-1]),
                 "you applied the merges in reverse order. Merges are ranked: the one learned first is applied "
                 "first, because later merges were learned on text where earlier merges had already happened."),
+        Mistake(_segment_by_string_replace,
+                "you joined pieces by replacing text in a string, and the match crossed piece boundaries "
+                "(in 'low e r', 'w e' is found across 'low' and 'e'). Compare whole pieces: pieces[i] == a and "
+                "pieces[i + 1] == b."),
         Mistake(lambda w, m: [w] if w else [],
                 "you returned the whole word as one piece; start from its characters and apply the merges."),
         Mistake(lambda w, m: list(w),
                 "no merge was applied: for each (a, b) in merges, join every adjacent a, b into a + b."),
+        Mistake(_segment_right_to_left,
+                "you scanned from the right. Where a pair overlaps itself ('aaa' holds (a, a) twice, sharing the "
+                "middle 'a') the left one wins: scan left to right, and a joined pair consumes both pieces."),
     ])

@@ -1,4 +1,4 @@
-"""Checkers for notebook 05: scaled dot-product attention and masked softmax."""
+"""Checkers for notebook 05: the scale that keeps scores unit-variance, and masked attention that never gives NaN."""
 
 from __future__ import annotations
 
@@ -8,73 +8,106 @@ import torch
 
 from .checking import Case, Mistake, Result, check_function
 
-
-def _qkv(seed: int, *shape_q: int, t_k: int | None = None, d_v: int | None = None):
-    g = torch.Generator().manual_seed(seed)
-    *lead, t_q, d_k = shape_q
-    t_k = t_q if t_k is None else t_k
-    d_v = d_k if d_v is None else d_v
-    return (torch.randn(*lead, t_q, d_k, generator=g) * 2, torch.randn(*lead, t_k, d_k, generator=g) * 2,
-            torch.randn(*lead, t_k, d_v, generator=g))
-
-
-_ATTN_CASES = [
-    Case(_qkv(0, 3, 4), label="q, k, v of shape (3, 4)"),
-    Case(_qkv(1, 2, 16, t_k=5, d_v=3), label="q (2, 16), k (5, 16), v (5, 3): 2 queries, 5 keys, d_v ≠ d_k"),
-    Case(_qkv(2, 2, 3, 6, 8), label="batched: q, k, v of shape (2, 3, 6, 8)"),
+_STD_CASES = [
+    Case((9, 2.0, 1.0), label="d_k=9, std_q=2, std_k=1"),
+    Case((4, 1.0, 1.0), label="d_k=4, std_q=1, std_k=1 (the setting of section 3)"),
+    Case((64, 0.1, 0.1), label="d_k=64, std_q=0.1, std_k=0.1 (small queries and keys)"),
+    Case((16, 2.0, 0.5), label="d_k=16, std_q=2, std_k=0.5"),
+    Case((1, 3.0, 1.0), label="d_k=1, std_q=3, std_k=1 (one dimension)"),
+    Case((100, 0.5, 4.0), label="d_k=100, std_q=0.5, std_k=4"),
 ]
 
 
-def _attention(q, k, v):
-    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v
+def _score_std(d_k, std_q, std_k):
+    return math.sqrt(d_k) * std_q * std_k
 
 
-def check_attention(attention) -> Result:
-    """``attention(q, k, v)`` must return ``softmax(q kᵀ / √d_k) v`` for any leading batch axes."""
-    d = math.sqrt
-    return check_function(attention, _attention, _ATTN_CASES, name="check_attention", mistakes=[
-        Mistake(lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1), -1) @ v,
-                "no √d_k: divide the scores q @ kᵀ by math.sqrt(d_k) before the softmax."),
-        Mistake(lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1], -1) @ v,
-                "you divided by d_k; the scale is √d_k (math.sqrt(q.shape[-1]))."),
-        Mistake(lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / d(q.shape[-1]), -2) @ v,
-                "softmax over the wrong axis: each *query's* weights must sum to 1 over the keys, so use dim=-1."),
-        Mistake(lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / d(q.shape[-1]), -1),
-                "you returned the attention weights; multiply them by v to get the output (V is not optional)."),
-        Mistake(lambda q, k, v: torch.exp(q @ k.transpose(-2, -1) / d(q.shape[-1])) @ v,
-                "exp without normalizing is not a softmax: "
-                "divide by the sum over the keys (torch.softmax(…, dim=-1))."),
+def check_score_std(score_std) -> Result:
+    """``score_std(d_k, std_q, std_k)``: the standard deviation of q·k for independent mean-0 entries, a float."""
+    return check_function(score_std, _score_std, _STD_CASES, name="check_score_std", mistakes=[
+        Mistake(lambda d, sq, sk: math.sqrt(d),
+                "that is √d_k, the answer for unit-variance entries only. Each product q_i·k_i has variance "
+                "std_q²·std_k², and d_k of them add up: Var(q·k) = d_k·std_q²·std_k²."),
+        Mistake(lambda d, sq, sk: d * sq**2 * sk**2,
+                "that is the variance of q·k; the question asks for its standard deviation (the square root)."),
+        Mistake(lambda d, sq, sk: d * sq * sk,
+                "the square root applies to d_k too: std(q·k) = √(d_k·std_q²·std_k²) = √d_k·std_q·std_k."),
+        Mistake(lambda d, sq, sk: math.sqrt(d) * sq**2 * sk**2,
+                "you multiplied √d_k by the variances std_q²·std_k²; after the square root the stds remain: "
+                "√d_k·std_q·std_k."),
+        Mistake(lambda d, sq, sk: math.sqrt(d * sq * sk),
+                "√(d_k·std_q·std_k) mixes a variance and stds: the variance of one product is std_q²·std_k², "
+                "so std(q·k) = √(d_k·std_q²·std_k²)."),
     ])
 
 
-def _scores_and_masks():
-    g = torch.Generator().manual_seed(5)
-    causal = torch.ones(4, 4, dtype=torch.bool).tril()
-    pad = torch.tensor([[True, True, True, False, False]])
+def _qkv(seed: int, *lead: int, t_q: int, t_k: int, d_k: int = 4, d_v: int = 3, scale: float = 1.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*lead, t_q, d_k, generator=g) * scale, torch.randn(*lead, t_k, d_k, generator=g) * scale,
+            torch.randn(*lead, t_k, d_v, generator=g))
+
+
+def _causal(t: int) -> torch.Tensor:
+    return torch.ones(t, t, dtype=torch.bool).tril()
+
+
+def _masked_cases() -> list[Case]:
+    causal, real = _causal(4), torch.tensor([[True, True, True, True], [True, True, False, False]])
+    left_padded = torch.tensor([[False, False, True, True], [True, True, True, True]])
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    k = torch.tensor([[0.5, -1.0], [-0.5, 2.0], [200.0, 200.0]])   # key 2 scores > 100 for every query
+    v = _qkv(3, t_q=3, t_k=3, d_k=2)[2]
     return [
-        Case((torch.randn(4, 4, generator=g) * 3, causal), label="scores (4, 4), causal mask (4, 4)"),
-        Case((torch.randn(3, 5, generator=g) * 3, pad.expand(3, 5)),
-             label="scores (3, 5), padding mask: last 2 keys blocked"),
-        Case((torch.randn(2, 4, 4, generator=g), causal), label="batched scores (2, 4, 4), causal mask (4, 4)"),
+        Case((*_qkv(0, t_q=4, t_k=4), causal), label="q, k, v (4, 4), (4, 4), (4, 3); causal mask (4, 4)"),
+        Case((*_qkv(1, 2, 3, t_q=4, t_k=4), real[:, None, None, :]),
+             label="batched (2, 3, 4, ·) with a padding mask (2, 1, 1, 4): sentence 1 has 2 padded keys"),
+        Case((q, k, v, _causal(3)),
+             label="causal (3, 3); key 2, blocked for queries 0 and 1, scores above 100 for them"),
+        Case((*_qkv(4, 2, t_q=4, t_k=4), causal & left_padded[:, None, :]),
+             label="causal & left padding (2, 4, 4): sentence 0's queries 0 and 1 have every key blocked"),
+        Case((*_qkv(5, 2, t_q=2, t_k=5, scale=8.0), torch.tensor([[[True] * 5], [[False] * 5]])),
+             label="cross-attention 2 queries × 5 keys, large scores; sentence 1's mask (1, 5) blocks every key"),
+        Case((*_qkv(6, 1, t_q=1, t_k=1, d_k=16), torch.ones(1, 1, dtype=torch.bool)), label="one query, one key"),
     ]
 
 
-def _masked_softmax(scores, mask):
-    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+def _masked_attention(q, k, v, mask):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return weights @ v, weights
 
 
-def check_masked_softmax(masked_softmax) -> Result:
-    """``masked_softmax(scores, mask)``: softmax over the last axis where ``mask`` is True, exactly 0 elsewhere."""
-    return check_function(masked_softmax, _masked_softmax, _scores_and_masks(), name="check_masked_softmax",
-                          mistakes=[
-        Mistake(lambda s, m: torch.softmax(s, -1) * m,
-                "mask applied after the softmax: zeroing weights afterwards leaves rows that no longer sum to 1, "
-                "and the blocked keys still shaped the denominator (the future leaks in). "
-                "Fill blocked scores with -inf *before* the softmax."),
-        Mistake(lambda s, m: torch.softmax(s.masked_fill(~m, 0.0), -1),
-                "you filled blocked scores with 0, but exp(0) = 1 still gives them weight. Use float('-inf')."),
-        Mistake(lambda s, m: torch.softmax(s.masked_fill(m, float("-inf")), -1),
-                "the mask is inverted: True means 'may attend', so block where the mask is False (~mask)."),
-        Mistake(lambda s, m: torch.softmax(s.masked_fill(~m, float("-inf")), -2),
-                "softmax over the wrong axis: normalize over the keys (dim=-1), one distribution per query."),
+def _scores(q, k, scale=True):
+    return q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1.0)
+
+
+def _with(weights, v):
+    return weights @ v, weights
+
+
+def check_masked_attention(masked_attention) -> Result:
+    """``masked_attention(q, k, v, mask)`` -> ``(out, weights)``; a query with every key blocked gets zeros."""
+    inf = float("-inf")
+    return check_function(masked_attention, _masked_attention, _masked_cases(), name="check_masked_attention",
+                          atol=1e-5, mistakes=[
+        Mistake(lambda q, k, v, m: _masked_attention(q, k, v, m)[0],
+                "return both tensors, as a pair: `return out, weights` (the weights are what a plot shows)."),
+        Mistake(lambda q, k, v, m: _with(torch.softmax(_scores(q, k), -1) * m, v),
+                "you zeroed the blocked weights after the softmax but did not renormalise: the rows no longer sum "
+                "to 1. Divide each row by its new sum (or mask the scores before the softmax)."),
+        Mistake(lambda q, k, v, m: _with(torch.softmax(_scores(q, k).masked_fill(~m, inf), -1), v),
+                "a query whose keys are all blocked gets NaN: softmax of a row of -inf is 0/0. Such a row must "
+                "give weights 0 and output 0 — set those rows to 0 (find them with mask.any(dim=-1))."),
+        Mistake(lambda q, k, v, m: _with(torch.softmax(_scores(q, k), -1) * m /
+                                         (torch.softmax(_scores(q, k), -1) * m).sum(-1, keepdim=True), v),
+                "you renormalised after a softmax over *all* keys: when a blocked key scores far higher, the "
+                "allowed weights underflow to 0 and 0/0 gives NaN. Subtract the largest *allowed* score before "
+                "exp, or fill the blocked scores with -inf before the softmax."),
+        Mistake(lambda q, k, v, m: _with(torch.softmax(_scores(q, k).masked_fill(~m, -1e9), -1), v),
+                "with a finite fill such as -1e9, a query whose keys are all blocked spreads its weight evenly "
+                "over them (all scores equal): it must get weights 0 instead."),
+        Mistake(lambda q, k, v, m: _with(torch.softmax(_scores(q, k, scale=False).masked_fill(~m, inf), -1)
+                                         .masked_fill(~m.any(-1, keepdim=True), 0.0), v),
+                "no √d_k: divide the scores q @ kᵀ by math.sqrt(d_k) before masking and the softmax."),
     ])

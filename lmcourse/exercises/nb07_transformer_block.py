@@ -1,4 +1,4 @@
-"""Checkers for notebook 07: layer normalization, the pre-norm residual block, and counting parameters."""
+"""Checkers for notebook 07: RMSNorm, the pre-norm block, a decoder layer's parameters, a pre-norm decoder layer."""
 
 from __future__ import annotations
 
@@ -12,41 +12,36 @@ def _x(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0) -> torch.
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale + shift
 
 
-_LN_CASES = [
-    Case((_x(0, 2, 6, scale=3.0, shift=1.0), torch.ones(6), torch.zeros(6)), label="x (2, 6), weight 1, bias 0"),
-    Case((_x(1, 2, 3, 5, scale=0.5), _x(2, 5), _x(3, 5)), label="x (2, 3, 5), random weight and bias"),
-    Case((_x(4, 4, 3, scale=0.01), torch.ones(3), torch.zeros(3)),
-         label="x (4, 3) with tiny values (0.01 scale): eps matters here"),
+_RMS_CASES = [
+    Case((_x(0, 2, 6, scale=3.0, shift=2.0), torch.ones(6)), label="x (2, 6) off-centre (mean ≈ 2), weight 1"),
+    Case((_x(1, 2, 3, 5, scale=0.5), _x(2, 5)), label="x (2, 3, 5), random weight"),
+    Case((_x(4, 4, 3, scale=0.002), torch.ones(3)), label="x (4, 3) with tiny values (0.002 scale): eps matters here"),
+    Case((_x(5, 3, 4), _x(6, 4)), {"eps": 0.5}, label="x (3, 4), random weight, eps=0.5"),
 ]
 
 
-def _layer_norm(x, weight, bias, eps=1e-5):
-    mean = x.mean(-1, keepdim=True)
-    var = x.var(-1, keepdim=True, unbiased=False)
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+def _rms_norm(x, weight, eps=1e-6):
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
 
 
-def check_layer_norm(layer_norm) -> Result:
-    """``layer_norm(x, weight, bias, eps=1e-5)`` must equal ``nn.functional.layer_norm`` over the last axis."""
-    return check_function(layer_norm, _layer_norm, _LN_CASES, name="check_layer_norm", atol=1e-5, mistakes=[
-        Mistake(lambda x, w, b, eps=1e-5:
-                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b,
-                "torch.var defaults to the unbiased estimate (divides by n − 1). LayerNorm uses the biased one: "
-                "x.var(-1, keepdim=True, unbiased=False), or ((x - mean) ** 2).mean(-1, keepdim=True)."),
-        Mistake(lambda x, w, b, eps=1e-5:
-                (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True, unbiased=False) + eps) * w + b,
-                "eps goes inside the square root: (x - mean) / sqrt(var + eps), not / (std + eps)."),
-        Mistake(lambda x, w, b, eps=1e-5:
-                (x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, keepdim=True, unbiased=False) + eps) * w + b,
-                "you normalized over the batch axis (that is BatchNorm). LayerNorm normalizes each vector over "
-                "its own features: the last axis, dim=-1."),
-        Mistake(lambda x, w, b, eps=1e-5:
-                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps),
-                "the learned scale and shift are missing: multiply by weight and add bias at the end."),
-        Mistake(lambda x, w, b, eps=1e-5:
-                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False)) * w + b,
-                "no eps: add eps to the variance before the square root, "
-                "or vectors with (nearly) equal entries blow up."),
+def check_rms_norm(rms_norm) -> Result:
+    """``rms_norm(x, weight, eps=1e-6)`` must equal ``torch.nn.functional.rms_norm`` over the last axis."""
+    return check_function(rms_norm, _rms_norm, _RMS_CASES, name="check_rms_norm", atol=1e-5, mistakes=[
+        Mistake(lambda x, w, eps=1e-6:
+                (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps) * w,
+                "you centred x first: that is LayerNorm without its bias. RMSNorm does not subtract the mean; it "
+                "divides x itself by its root mean square, sqrt(mean(x²) + eps)."),
+        Mistake(lambda x, w, eps=1e-6: x / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps) * w,
+                "you divided by the standard deviation (which subtracts the mean inside). RMSNorm divides by the "
+                "root mean square of x itself: sqrt(mean(x²) + eps), so an off-centre x keeps its offset."),
+        Mistake(lambda x, w, eps=1e-6: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w,
+                "eps goes inside the square root: x / sqrt(mean(x²) + eps), not / (rms + eps)."),
+        Mistake(lambda x, w, eps=1e-6: x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w,
+                "use the eps argument: one case passes eps=0.5."),
+        Mistake(lambda x, w, eps=1e-6: x / x.pow(2).mean(-1, keepdim=True).sqrt() * w,
+                "no eps: add eps to mean(x²) before the square root (and use the eps argument you are given)."),
+        Mistake(lambda x, w, eps=1e-6: x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps),
+                "the learned scale is missing: multiply by weight at the end."),
     ])
 
 
@@ -98,28 +93,116 @@ def check_pre_norm_block(pre_norm_block) -> Result:
         ])
 
 
-def _encoder_layer_params(d_model: int, d_ff: int) -> int:
-    return 4 * (d_model * d_model + d_model) + (d_model * d_ff + d_ff) + (d_ff * d_model + d_model) + 2 * 2 * d_model
+def _decoder_layer_params(d_model: int, d_ff: int, bias: bool) -> int:
+    d, f = d_model, d_ff
+    attention = 4 * d * d + (4 * d if bias else 0)                 # W_Q, W_K, W_V, W_O (and their biases)
+    ffn = 2 * d * f + ((f + d) if bias else 0)
+    norm = 2 * d if bias else d                                    # γ, and β unless bias=False
+    return 2 * attention + ffn + 3 * norm
 
 
-_COUNT_CASES = [Case((512, 2048), label="d_model=512, d_ff=2048 (the paper's base model)"),
-                Case((64, 256), label="d_model=64, d_ff=256"),
-                Case((10, 7), label="d_model=10, d_ff=7")]
+_COUNT_CASES = [Case((512, 2048, True), label="d_model=512, d_ff=2048, bias=True (the paper's base model)"),
+                Case((64, 256, False), label="d_model=64, d_ff=256, bias=False"),
+                Case((10, 7, True), label="d_model=10, d_ff=7, bias=True"),
+                Case((10, 7, False), label="d_model=10, d_ff=7, bias=False")]
 
 
-def check_encoder_layer_params(encoder_layer_params) -> Result:
-    """``encoder_layer_params(d_model, d_ff)``: the parameter count of one encoder layer, with biases."""
-    return check_function(encoder_layer_params, _encoder_layer_params, _COUNT_CASES,
-                          name="check_encoder_layer_params", mistakes=[
-        Mistake(lambda d, f: 4 * d * d + 2 * d * f + 4 * d,
-                "the biases are missing: each nn.Linear(n_in, n_out) has n_in·n_out weights plus n_out biases."),
-        Mistake(lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d),
-                "the two LayerNorms are missing: each has a weight and a bias of size d_model (2·d_model)."),
-        Mistake(lambda d, f: 3 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d,
-                "attention has four projections, not three: W_Q, W_K, W_V and the output projection W_O."),
-        Mistake(lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * d,
-                "each LayerNorm has two vectors (weight γ and bias β) of size d_model; two norms make 4·d_model."),
-        Mistake(lambda d, f: 4 * (d * d + d) + 2 * (d * f + f) + 4 * d,
-                "the second FFN layer maps d_ff back to d_model, so its bias has d_model entries, not d_ff."),
+def check_decoder_layer_params(decoder_layer_params) -> Result:
+    """``decoder_layer_params(d_model, d_ff, bias)``: parameters of ``nn.TransformerDecoderLayer(..., bias=bias)``."""
+    def encoder_only(d, f, b):
+        return _decoder_layer_params(d, f, b) - (4 * d * d + (4 * d if b else 0)) - (2 * d if b else d)
+
+    return check_function(decoder_layer_params, _decoder_layer_params, _COUNT_CASES,
+                          name="check_decoder_layer_params", mistakes=[
+        Mistake(encoder_only,
+                "that is an encoder layer. A decoder layer has a second attention (cross-attention to the "
+                "encoder's memory, four more projections) and a third LayerNorm."),
+        Mistake(lambda d, f, b: _decoder_layer_params(d, f, b) - (2 * d if b else d),
+                "a decoder layer has three LayerNorms, one per sublayer (self-attention, cross-attention, FFN)."),
+        Mistake(lambda d, f, b: _decoder_layer_params(d, f, True) - (0 if b else 8 * d + f + d),
+                "with bias=False the LayerNorms lose their β too (PyTorch's bias flag covers Linear and LayerNorm "
+                "layers): each norm keeps only its weight γ, d_model numbers."),
+        Mistake(lambda d, f, b: _decoder_layer_params(d, f, b) - (0 if b else 3 * d),
+                "with bias=False each LayerNorm still has its weight γ (d_model numbers); only β goes."),
+        Mistake(lambda d, f, b: _decoder_layer_params(d, f, True),
+                "use the bias argument: with bias=False no Linear has a bias vector and no LayerNorm a β."),
+        Mistake(lambda d, f, b: _decoder_layer_params(d, f, b) + (f - d if b else 0),
+                "the FFN's second layer maps d_ff back to d_model, so its bias has d_model entries, not d_ff."),
     ])
 
+
+def _torch_and_parts(seed: int, d: int, n_head: int):
+    """A pre-norm ``nn.TransformerDecoderLayer`` with every weight and bias random, and the same weights as the
+    parts of the course's ``DecoderLayer`` (a dict of modules)."""
+    from lmcourse.transformer import DecoderLayer, load_torch_layer
+
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        theirs = nn.TransformerDecoderLayer(d, n_head, 2 * d, dropout=0.0, batch_first=True, norm_first=True).eval()
+        for p in theirs.parameters():
+            p.add_(torch.randn_like(p) * 0.3)                  # LayerNorms and biases no longer 1s and 0s
+        layer = load_torch_layer(DecoderLayer(d, n_head, 2 * d, norm_first=True), theirs).eval()
+    return theirs, {"self_attn": layer.self_attn, "cross_attn": layer.cross_attn, "ffn": layer.ff,
+                    "norm1": layer.norm1, "norm2": layer.norm2, "norm3": layer.norm3}
+
+
+def _decoder_parts(seed: int, d: int, n_head: int) -> dict:
+    return _torch_and_parts(seed, d, n_head)[1]
+
+
+def _real(*lengths: int, width: int) -> torch.Tensor:
+    return torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]
+
+
+def _decoder_cases() -> list[Case]:
+    return [
+        Case((_x(20, 2, 4, 8), _x(21, 2, 5, 8), _real(4, 4, width=4), _real(5, 5, width=5), _decoder_parts(0, 8, 2)),
+             label="y (2, 4, 8), memory (2, 5, 8), no padding; d_model 8, 2 heads"),
+        Case((_x(22, 2, 5, 8), _x(23, 2, 6, 8), _real(5, 3, width=5), _real(4, 6, width=6), _decoder_parts(1, 8, 2)),
+             label="y (2, 5, 8), memory (2, 6, 8); target 1 has 2 padded tokens, source 0 has 2"),
+        Case((_x(24, 3, 1, 12), _x(25, 3, 3, 12), _real(1, 1, 1, width=1), _real(3, 2, 1, width=3),
+              _decoder_parts(2, 12, 3)), label="y (3, 1, 12): the first decoding step; memory (3, 3, 12) padded"),
+    ]
+
+
+def _pre_norm_decoder(y, memory, tgt_real, src_real, parts, *, causal=True, tgt_pad=True, src_pad=True,
+                      cross_kv="memory", post_norm=False):
+    t = y.shape[1]
+    self_mask = torch.ones(t, t, dtype=torch.bool).tril() if causal else torch.ones(t, t, dtype=torch.bool)
+    if tgt_pad:
+        self_mask = self_mask & tgt_real[:, None, None, :]                 # (B, 1, T, T)
+    memory_mask = src_real[:, None, None, :] if src_pad else None          # (B, 1, 1, S)
+    p = parts
+    if post_norm:
+        y = p["norm1"](y + p["self_attn"](y, mask=self_mask))
+        y = p["norm2"](y + p["cross_attn"](y, memory, mask=memory_mask))
+        return p["norm3"](y + p["ffn"](y))
+    y = y + p["self_attn"](p["norm1"](y), mask=self_mask)
+    h = p["norm2"](y)
+    kv, mask = (memory, memory_mask) if cross_kv == "memory" else (h, None)
+    y = y + p["cross_attn"](h, kv, mask=mask)
+    return y + p["ffn"](p["norm3"](y))
+
+
+def check_pre_norm_decoder_layer(pre_norm_decoder_layer) -> Result:
+    """``pre_norm_decoder_layer(y, memory, tgt_real, src_real, parts)`` -> (B, T, d), as a pre-norm
+    ``nn.TransformerDecoderLayer`` with a causal mask, the target's and the source's padding."""
+    with torch.no_grad():
+        return check_function(pre_norm_decoder_layer, _pre_norm_decoder, _decoder_cases(),
+                              name="check_pre_norm_decoder_layer", atol=1e-5, mistakes=[
+            Mistake(lambda *a: _pre_norm_decoder(*a, post_norm=True),
+                    "that is post-norm: norm(x + sublayer(x)). Pre-norm normalizes each sublayer's input and "
+                    "adds the raw x back: x = x + sublayer(norm(x)), three times."),
+            Mistake(lambda *a: _pre_norm_decoder(*a, causal=False),
+                    "the self-attention sees the future: join a causal mask, torch.ones(T, T, dtype=torch.bool)"
+                    ".tril(), to the target's padding mask with &."),
+            Mistake(lambda *a: _pre_norm_decoder(*a, cross_kv="self"),
+                    "cross-attention takes its keys and values from the encoder's memory: "
+                    "parts['cross_attn'](h, memory, mask=...), with the queries h from the decoder."),
+            Mistake(lambda *a: _pre_norm_decoder(*a, src_pad=False),
+                    "cross-attention must not look at the source's padding: pass mask=src_real[:, None, None, :] "
+                    "(shape (B, 1, 1, S), True = real token)."),
+            Mistake(lambda *a: _pre_norm_decoder(*a, tgt_pad=False),
+                    "the self-attention mask must also block the target's padding keys, as PyTorch's layer does "
+                    "with tgt_key_padding_mask: causal & tgt_real[:, None, None, :], shape (B, 1, T, T)."),
+        ])

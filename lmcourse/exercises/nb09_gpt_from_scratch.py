@@ -1,11 +1,16 @@
-"""Checkers for notebook 09: the causal mask, the nucleus (top-p) filter, the GPT parameter count, the KV cache's
-size, and grouped-query attention's expansion of key/value heads."""
+"""Checkers for notebook 09: a sliding-window causal mask, the nucleus (top-p) filter, the GPT parameter count
+with and without biases and shared key/value heads, and a KV cache whose buffers are allocated once."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+from dataclasses import dataclass, replace
+
 import torch
 
-from ..gpt import GPTConfig, kv_cache_bytes, parameter_count
+from ..attention import sliding_window_mask
+from ..gpt import GPT, GPTConfig, parameter_count
 from ..sampling import top_p_filter
 from .checking import Case, Mistake, Result, check_function
 
@@ -15,27 +20,44 @@ def _same_tensor(got, expected) -> bool:
             and torch.equal(got, expected))
 
 
-def _causal(t):
-    return torch.ones(t, t, dtype=torch.bool).tril()
+def _window(t, w):
+    i, j = torch.arange(t)[:, None], torch.arange(t)[None, :]
+    return (j <= i) & (i - j < w)
 
 
-def check_causal_mask(causal_mask) -> Result:
-    """``causal_mask(T)`` must return the (T, T) bool mask with True where query i may see key j (j <= i)."""
-    cases = [Case((4,), label="T = 4"), Case((1,), label="T = 1 (a single token sees itself)"),
-             Case((7,), label="T = 7")]
-    return check_function(causal_mask, _causal, cases, name="check_causal_mask", compare=_same_tensor, mistakes=[
-        Mistake(lambda t: torch.ones(t, t, dtype=torch.bool).triu(),
-                "upper triangle: that lets each token see the *future* and hides the past. "
-                "Row i is the query; it may see keys j <= i, the lower triangle (tril)."),
-        Mistake(lambda t: torch.ones(t, t, dtype=torch.bool).tril(diagonal=-1),
-                "the diagonal is missing: a token must be allowed to attend to itself (j <= i, not j < i), "
-                "otherwise the first token sees nothing at all."),
-        Mistake(lambda t: ~torch.ones(t, t, dtype=torch.bool).tril(),
+def _window_both_sides(t, w):
+    i, j = torch.arange(t)[:, None], torch.arange(t)[None, :]
+    return (i - j).abs() < w
+
+
+def check_window_mask(window_mask) -> Result:
+    """``window_mask(T, w)`` must return the (T, T) bool mask with True where query i may see key j: j <= i and
+    i - j < w (itself and the w - 1 keys before it)."""
+    cases = [Case((5, 2), label="T = 5, w = 2 (each token sees itself and the one before)"),
+             Case((4, 1), label="T = 4, w = 1 (each token sees only itself)"),
+             Case((6, 3), label="T = 6, w = 3"),
+             Case((3, 5), label="T = 3, w = 5 (a window longer than the sequence: plain causal)"),
+             Case((1, 1), label="T = 1, w = 1")]
+    return check_function(window_mask, lambda t, w: sliding_window_mask(t, window=w), cases, name="check_window_mask",
+                          mistakes=[
+        Mistake(lambda t, w: torch.ones(t, t, dtype=torch.bool).tril(),
+                "that is the plain causal mask: the window is missing. Query i may see only keys i - w + 1 … i, "
+                "so also require i - j < w."),
+        Mistake(lambda t, w: _window(t, w + 1),
+                "off by one: each query sees w + 1 keys. The window holds w keys, the query's own included: "
+                "i - j < w, not i - j <= w."),
+        Mistake(_window_both_sides,
+                "your window looks both ways (|i - j| < w), so a token sees w - 1 keys of the future too. A causal "
+                "window only looks back: j <= i as well."),
+        Mistake(lambda t, w: _window(t, w).T,
+                "the mask is transposed: row i is the query and column j the key; True where j <= i and i - j < w "
+                "(below the diagonal), not above it."),
+        Mistake(lambda t, w: ~_window(t, w),
                 "the mask is inverted (True = blocked is the convention of nn.Transformer's masks); "
                 "in this course True means 'may attend'."),
-        Mistake(lambda t: torch.ones(t, t).tril(),
+        Mistake(lambda t, w: _window(t, w).float(),
                 "the pattern is right but the dtype is float: masks must be torch.bool "
-                "(use dtype=torch.bool or .bool()), or masked_fill(~mask, …) will fail."),
+                "(a comparison such as (j <= i) & (i - j < w) gives one), or masked_fill(~mask, …) will fail."),
     ])
 
 
@@ -99,8 +121,10 @@ def check_top_p(nucleus) -> Result:
 
 _CONFIGS = [
     GPTConfig(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128),
-    GPTConfig(block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384),
     GPTConfig(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768),
+    GPTConfig(block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384, n_kv_head=2),
+    GPTConfig(block_size=128, vocab_size=96, n_layer=3, n_head=4, n_embd=64, bias=False),
+    GPTConfig(block_size=4096, vocab_size=32000, n_layer=32, n_head=32, n_embd=4096, n_kv_head=8, bias=False),
 ]
 
 
@@ -112,97 +136,307 @@ def _no_positions(c):
     return parameter_count(c) - c.block_size * c.n_embd
 
 
-def _no_biases(c):
-    C = c.n_embd
-    return c.vocab_size * C + c.block_size * C + c.n_layer * (12 * C * C) + 2 * C
-
-
 def _mlp_width_c(c):
-    C = c.n_embd
-    return parameter_count(c) - c.n_layer * (6 * C * C + 3 * C)
+    return parameter_count(c) - c.n_layer * 6 * c.n_embd * c.n_embd
 
 
 def _no_final_norm(c):
-    return parameter_count(c) - 2 * c.n_embd
+    return parameter_count(c) - (2 if c.bias else 1) * c.n_embd
+
+
+def _kv_as_query_heads(c):
+    return parameter_count(replace(c, n_kv_head=None))
+
+
+def _bias_ignored(c):
+    return parameter_count(replace(c, bias=True))
+
+
+def _norm_bias_kept(c):
+    return parameter_count(c) + (0 if c.bias else (2 * c.n_layer + 1) * c.n_embd)
+
+
+def _k_and_v_one_width(c):
+    hs = c.n_embd // c.n_head
+    return parameter_count(c) - c.n_layer * (c.n_embd * c.kv_heads * hs + (c.kv_heads * hs if c.bias else 0))
+
+
+def _describe(c):
+    extra = (f", n_kv_head={c.n_kv_head}" if c.n_kv_head else "") + (", bias=False" if not c.bias else "")
+    return (f"GPTConfig(n_layer={c.n_layer}, n_head={c.n_head}, n_embd={c.n_embd}, vocab_size={c.vocab_size}, "
+            f"block_size={c.block_size}{extra})")
 
 
 def check_parameter_count(count) -> Result:
-    """``count(config)`` must give the number of parameters of ``GPT(config)`` (tied head counted once)."""
-    cases = [Case((c,), label=f"GPTConfig(n_layer={c.n_layer}, n_embd={c.n_embd}, vocab_size={c.vocab_size}, "
-                              f"block_size={c.block_size})") for c in _CONFIGS]
-    return check_function(count, parameter_count, cases, name="check_parameter_count",
-                          compare=lambda got, exp: isinstance(got, int) and got == exp, mistakes=[
+    """``count(config)`` must give the number of parameters of ``GPT(config)`` (tied head counted once), for
+    GPT-2's block with or without biases and with any number of key/value heads."""
+    cases = [Case((c,), label=_describe(c)) for c in _CONFIGS]
+    return check_function(count, parameter_count, cases, name="check_parameter_count", mistakes=[
         Mistake(_with_head, "you counted the output head separately; it is tied to the token embedding "
                             "(the same V×C matrix), so it adds nothing."),
         Mistake(_no_positions, "the learned position embedding (block_size × n_embd) is missing."),
-        Mistake(_no_biases, "biases and LayerNorm parameters are missing: each block has 13·C of them "
-                            "(q/k/v 3C, c_proj C, MLP 4C + C, two LayerNorms 2·2C)."),
         Mistake(_mlp_width_c, "the MLP is 4·C wide: C×4C + 4C×C = 8·C² weights, not 2·C²."),
-        Mistake(_no_final_norm, "the final LayerNorm ln_f (2·C) is missing."),
+        Mistake(_no_final_norm, "the final LayerNorm ln_f (2·C, or C without bias) is missing."),
+        Mistake(_kv_as_query_heads,
+                "with n_kv_head set, keys and values have only n_kv_head heads of head_dim = n_embd // n_head: "
+                "c_attn maps C to C + 2·n_kv_head·head_dim (weights and, with bias, biases), not to 3C."),
+        Mistake(_k_and_v_one_width,
+                "c_attn makes queries, keys *and* values: C + 2·n_kv_head·head_dim outputs. You counted the "
+                "key/value part once."),
+        Mistake(_bias_ignored,
+                "bias=False removes every bias: those of c_attn, c_proj and the two MLP layers, and the LayerNorms' "
+                "biases (each LayerNorm keeps only its C weights)."),
+        Mistake(_norm_bias_kept,
+                "with bias=False the LayerNorms lose their bias too (LayerNorm(C, bias=False) has C parameters, "
+                "not 2·C): every block's two and ln_f."),
     ])
 
 
-_CACHE_CONFIGS = [
-    (GPTConfig(block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384), 1, 256, 4,
-     "nanoGPT's Shakespeare GPU model (6 layers, 6 heads of 64), batch 1, 256 tokens, fp32 (4 bytes)"),
-    (GPTConfig(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768), 8, 300, 2,
-     "GPT-2 small, batch 8, 300 tokens of its 1024, fp16 (2 bytes)"),
-    (GPTConfig(block_size=4096, vocab_size=32000, n_layer=80, n_head=64, n_embd=8192, n_kv_head=8), 1, 4096, 2,
-     "LLaMA-2-70B's attention (80 layers, 64 query heads of 128, 8 kv heads), 4096 tokens, fp16"),
+# --- Exercise 4: a KV cache with buffers allocated once -------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Scenario:
+    """A tiny GPT, a batch of token ids, and the chunks they are fed in: a prefill, then steps."""
+
+    n_layer: int
+    n_head: int
+    n_kv_head: int
+    head_dim: int
+    batch: int
+    chunks: tuple
+    max_len: int
+    seed: int
+
+    def __repr__(self) -> str:
+        steps = ", ".join(map(str, self.chunks))
+        return (f"batch {self.batch}, {self.n_layer} layers, {self.n_head} query heads, {self.n_kv_head} key/value "
+                f"heads of {self.head_dim}, max_len {self.max_len}; tokens fed in chunks of {steps}, then one more")
+
+
+_MODELS: dict = {}
+
+
+def _model(s: _Scenario) -> GPT:
+    key = (s.n_layer, s.n_head, s.n_kv_head, s.head_dim, s.seed)
+    if key not in _MODELS:
+        with torch.random.fork_rng():
+            torch.manual_seed(s.seed)
+            model = GPT(GPTConfig(block_size=12, vocab_size=13, n_layer=s.n_layer, n_head=s.n_head,
+                                  n_embd=s.n_head * s.head_dim, n_kv_head=s.n_kv_head)).eval()
+            with torch.no_grad():                   # large weights, so that a wrong key or value moves the logits
+                for p in model.parameters():
+                    p.normal_(0.0, 0.5)
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def _ids(s: _Scenario) -> torch.Tensor:
+    g = torch.Generator().manual_seed(s.seed + 100)
+    return torch.randint(0, 13, (s.batch, sum(s.chunks) + 1), generator=g)
+
+
+def _through(model: GPT, new_ids: torch.Tensor, cache) -> torch.Tensor:
+    """GPT.next_logits with any cache that has ``length``, ``update(layer, k, v)`` and ``advance(t)``."""
+    x = model.wpe(model.wte(new_ids), offset=cache.length)             # (B, T_new, C)
+    for layer, block in enumerate(model.blocks):
+        x = block(x, cache, layer)                                      # attention calls cache.update(layer, k, v)
+    cache.advance(new_ids.shape[1])
+    return model.lm_head(model.ln_f(x[:, -1]))                          # (B, V)
+
+
+def _shape(value):
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else f"{type(value).__name__}, not a tensor"
+
+
+def _step_name(s: _Scenario, i: int, n: int, fed: int) -> str:
+    what = "prefill" if i == 0 else ("one token" if n == 1 else f"a chunk of {n}")
+    return f"step {i + 1} ({what}, {fed} tokens in all)"
+
+
+def _overflow_error(cache, s: _Scenario) -> str:
+    """What updating a full cache with one more position raises: 'ValueError', another name, or 'nothing'."""
+    one = torch.zeros(s.batch, s.n_kv_head, 1, s.head_dim)
+    try:
+        cache.update(0, one, one)
+    except ValueError:
+        return "ValueError"
+    except Exception as err:  # a learner's cache may raise anything here; its name is the answer
+        return type(err).__name__
+    return "nothing"
+
+
+def _uncached(s: _Scenario) -> dict:
+    """What a right cache gives: the logits of the full recomputation after every chunk."""
+    model, ids = _model(s), _ids(s)
+    shape = (s.n_layer, s.batch, s.n_kv_head, s.max_len, s.head_dim)
+    record, fed = {"cache.k and cache.v after __init__": (shape, shape)}, 0
+    with torch.no_grad():
+        for i, n in enumerate(s.chunks):
+            fed += n
+            record[f"{_step_name(s, i, n, fed)}: logits"] = model(ids[:, :fed])[0][:, -1]
+            record[f"{_step_name(s, i, n, fed)}: cache.length"] = fed
+    record[f"update with one more position than max_len={s.max_len}: raises"] = "ValueError"
+    return record
+
+
+class _Raised:
+    """In a record: this step raised (equal to another _Raised of the same exception type)."""
+
+    def __init__(self, err: Exception):
+        self.name, self.message = type(err).__name__, str(err).splitlines()[0][:120] if str(err) else ""
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Raised) and other.name == self.name
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"your cache raised {self.name}: {self.message}"
+
+
+class _Driven:
+    """A cache class made a function of one scenario, so that ``check_function`` can run it on every case."""
+
+    def __init__(self, cache_class):
+        self.cache_class, self.raised = cache_class, None
+
+    def __call__(self, s: _Scenario) -> dict:
+        model, ids = _model(s), _ids(s)
+        cache = self.cache_class(s.n_layer, s.batch, s.n_kv_head, s.max_len, s.head_dim)
+        record, fed = {"cache.k and cache.v after __init__": (_shape(cache.k), _shape(cache.v))}, 0
+        with torch.no_grad():
+            for i, n in enumerate(s.chunks):
+                try:
+                    logits = _through(model, ids[:, fed:fed + n], cache)
+                except NotImplementedError:
+                    raise
+                except Exception as err:  # the step that raised is named in the record, the rest not run
+                    record[f"{_step_name(s, i, n, fed + n)}: logits"] = _Raised(err)
+                    self.raised = f"{_step_name(s, i, n, fed + n)}: {_Raised(err)!r}"
+                    return record | {key: "not reached" for key in _uncached(s) if key not in record}
+                fed += n
+                record[f"{_step_name(s, i, n, fed)}: logits"] = logits
+                record[f"{_step_name(s, i, n, fed)}: cache.length"] = cache.length
+        record[f"update with one more position than max_len={s.max_len}: raises"] = _overflow_error(cache, s)
+        return record
+
+    def __repr__(self) -> str:
+        return getattr(self.cache_class, "__name__", repr(self.cache_class))
+
+
+_SCENARIOS = [
+    _Scenario(n_layer=2, n_head=4, n_kv_head=4, head_dim=4, batch=2, chunks=(3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+              max_len=12, seed=0),
+    _Scenario(n_layer=2, n_head=2, n_kv_head=2, head_dim=3, batch=1, chunks=(1, 1, 1, 1, 1), max_len=5, seed=1),
+    _Scenario(n_layer=3, n_head=4, n_kv_head=4, head_dim=2, batch=2, chunks=(2, 3, 1, 2), max_len=8, seed=2),
+    _Scenario(n_layer=2, n_head=4, n_kv_head=1, head_dim=4, batch=3, chunks=(4, 1, 1), max_len=6, seed=3),
 ]
 
 
-def _cache_size(config, batch_size, seq_len, bytes_per_value):
-    return kv_cache_bytes(config.n_layer, batch_size, seq_len, config.kv_heads, config.n_embd // config.n_head,
-                          bytes_per_value)
+class _RightCache:
+    def __init__(self, n_layer, batch_size, n_kv_head, max_len, head_dim):
+        shape = (n_layer, batch_size, n_kv_head, max_len, head_dim)
+        self.k, self.v, self.max_len, self.length = torch.zeros(shape), torch.zeros(shape), max_len, 0
+
+    def _fits(self, t):
+        if self.length + t > self.max_len:
+            raise ValueError(f"max_len={self.max_len} positions; {self.length} filled, {t} more do not fit")
+
+    def update(self, layer, k, v):
+        self._fits(k.shape[2])
+        start, end = self.length, self.length + k.shape[2]
+        self.k[layer, :, :, start:end], self.v[layer, :, :, start:end] = k, v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def advance(self, t):
+        self.length += t
 
 
-def check_cache_size(cache_size) -> Result:
-    """``cache_size(config, batch_size, seq_len, bytes_per_value)``: the bytes of keys and values a full cache holds."""
-    cases = [Case((c, b, t, nbytes), label=label) for c, b, t, nbytes, label in _CACHE_CONFIGS]
-    return check_function(cache_size, _cache_size, cases, name="check_cache_size",
-                          compare=lambda got, exp: isinstance(got, int) and got == exp, mistakes=[
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // 2,
-                "half the size: the cache stores keys *and* values, two tensors of the same shape (the factor 2)."),
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // c.kv_heads * c.n_head,
-                "you counted every query head; only the key/value heads are cached. With grouped-query "
-                "attention that is config.kv_heads (8 for LLaMA-2-70B), not n_head."),
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // c.n_layer,
-                "one layer's cache: every layer keeps its own keys and values (the factor n_layer)."),
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // n,
-                "that is the number of values; multiply by bytes_per_value to get bytes."),
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // t * c.block_size,
-                "you used block_size; the cache holds seq_len positions here (a KVCache allocates block_size, "
-                "but only the tokens so far are filled)."),
-        Mistake(lambda c, b, t, n: _cache_size(c, b, t, n) // b,
-                "one sequence's cache: every sequence in the batch has its own (the factor batch_size)."),
-    ])
+class _WholeBuffer(_RightCache):
+    def update(self, layer, k, v):
+        super().update(layer, k, v)
+        return self.k[layer], self.v[layer]
 
 
-def _kv_cases():
-    g = torch.Generator().manual_seed(16)
-    shapes = [((1, 2, 3, 4), 6, "k (B=1, n_kv=2, T=3, hs=4), n_head = 6 (3 query heads per kv head)"),
-              ((2, 4, 5, 3), 8, "k (2, 4, 5, 3), n_head = 8 (2 query heads per kv head)"),
-              ((2, 1, 4, 2), 4, "k (2, 1, 4, 2), n_head = 4 (multi-query: one kv head for all)"),
-              ((1, 3, 2, 2), 3, "k (1, 3, 2, 2), n_head = 3 (as many kv heads as query heads: unchanged)")]
-    return [Case((torch.randn(*shape, generator=g), n_head), label=label) for shape, n_head, label in shapes]
+class _NewOnly(_RightCache):
+    def update(self, layer, k, v):
+        super().update(layer, k, v)
+        return k, v
 
 
-def _expand(k, n_head):
-    return k.repeat_interleave(n_head // k.shape[1], dim=1)
+class _AlwaysAtZero(_RightCache):
+    def update(self, layer, k, v):
+        self._fits(k.shape[2])
+        t = k.shape[2]
+        self.k[layer, :, :, :t], self.v[layer, :, :, :t] = k, v
+        return self.k[layer, :, :, :self.length + t], self.v[layer, :, :, :self.length + t]
 
 
-def check_expand_kv(expand_kv) -> Result:
-    """``expand_kv(k, n_head)``: key (or value) heads (B, n_kv, T, hs) -> (B, n_head, T, hs), each kv head given
-    to its ``n_head // n_kv`` query heads in a row."""
-    return check_function(expand_kv, _expand, _kv_cases(), name="check_expand_kv", compare=_same_tensor, mistakes=[
-        Mistake(lambda k, n: k.repeat(1, n // k.shape[1], 1, 1),
-                "right shape, wrong heads: repeat tiles the kv heads (0, 1, 0, 1, …), so query head 1 reads kv "
-                "head 1. Query heads 0…g-1 share kv head 0, the next g kv head 1: repeat_interleave (0, 0, 1, 1, …)."),
-        Mistake(lambda k, n: k.repeat_interleave(n // k.shape[1], dim=2),
-                "you repeated along the time axis (dim 2): that copies positions, not heads. The heads are dim 1."),
-        Mistake(lambda k, n: k.repeat_interleave(n // k.shape[1], dim=-1),
-                "you repeated along the head size (the last axis); the heads are dim 1 of (B, n_kv, T, hs)."),
-        Mistake(lambda k, n: k.repeat_interleave(k.shape[1], dim=1),
-                "each kv head serves n_head // n_kv query heads; you repeated it n_kv times."),
+class _AdvancedPerLayer(_RightCache):
+    def update(self, layer, k, v):
+        keys, values = super().update(layer, k, v)
+        self.length += k.shape[2]
+        return keys, values
+
+    def advance(self, t):
+        pass
+
+
+class _NoLimit(_RightCache):
+    def _fits(self, t):
+        pass
+
+
+class _Concatenated:
+    def __init__(self, n_layer, batch_size, n_kv_head, max_len, head_dim):
+        self.k, self.v, self.max_len, self.length = [None] * n_layer, [None] * n_layer, max_len, 0
+
+    def update(self, layer, k, v):
+        if self.length + k.shape[2] > self.max_len:
+            raise ValueError(f"max_len={self.max_len}")
+        if self.k[layer] is not None:
+            k, v = torch.cat((self.k[layer], k), dim=2), torch.cat((self.v[layer], v), dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+    def advance(self, t):
+        self.length += t
+
+
+def check_kv_cache(cache_class) -> Result:
+    """``cache_class(n_layer, batch_size, n_kv_head, max_len, head_dim)`` must build a cache with buffers ``k`` and
+    ``v`` of that shape, a ``length``, ``update(layer, k, v)`` and ``advance(t)``, with which a GPT's logits equal
+    the full recomputation's after a prefill and after every step, and that refuses to grow past ``max_len``."""
+    driven = cache_class if isinstance(cache_class, _Driven) or not callable(cache_class) else _Driven(cache_class)
+    cases = [Case((s,), label=repr(s)) for s in _SCENARIOS]
+    with contextlib.redirect_stdout(io.StringIO()):       # printed below, with the step that raised if one did
+        result = _check_cache(driven, cases)
+    if not result.passed and isinstance(driven, _Driven) and driven.raised:
+        result = Result(False, f"{result.message}\n  At {driven.raised}", result.failed_case, result.mistake)
+    print(result.message)
+    return result
+
+
+def _check_cache(driven, cases) -> Result:
+    return check_function(driven, _uncached, cases, name="check_kv_cache", rtol=1e-4, atol=1e-5, mistakes=[
+        Mistake(_Driven(_Concatenated),
+                "cache.k and cache.v must be allocated once, in __init__, as zeros of shape (n_layer, batch_size, "
+                "n_kv_head, max_len, head_dim); update writes into them. Growing a list with torch.cat copies the "
+                "whole cache at every step — what this exercise removes."),
+        Mistake(_Driven(_WholeBuffer),
+                "update returned the whole buffer, max_len positions, most of them still zeros: the new tokens then "
+                "attend to empty slots. Return only the filled part, [:length + T]."),
+        Mistake(_Driven(_NewOnly),
+                "update returned only the new keys and values, so a new token sees no earlier one. Return every key "
+                "and value of the layer so far, positions 0 … length + T - 1."),
+        Mistake(_Driven(_AlwaysAtZero),
+                "the new keys and values must go to positions length … length + T - 1; you wrote them at 0 … T - 1, "
+                "over the earlier tokens'."),
+        Mistake(_Driven(_AdvancedPerLayer),
+                "length moved on inside update, once per layer, so the second layer wrote its keys after the first "
+                "layer's new ones. Every layer writes at the same positions; only advance(T), called once after the "
+                "last layer, moves length on."),
+        Mistake(_Driven(_NoLimit),
+                "a write past max_len must raise a ValueError that says the cache is full (max_len, length, how "
+                "many new positions); without the check PyTorch raises a RuntimeError about sizes instead."),
     ])

@@ -1,4 +1,5 @@
-"""Checkers for notebook 15: exposure from a rank, an e-mail scrubber, and the WEAT effect size."""
+"""Checkers for notebook 15: exposure from the candidates' scores, an e-mail scrubber, and one round of
+federated averaging (FedAvg) on state dicts."""
 
 from __future__ import annotations
 
@@ -6,39 +7,69 @@ import math
 import re
 
 import torch
-import torch.nn.functional as F
 
-from ..bias import weat_effect_size as _weat_effect_size
 from ..privacy import PII_PATTERNS
-from .checking import Case, Mistake, Result, check_function
+from .checking import Case, Mistake, Result, check_function, probed
 
-# ----------------------------------------------------------------------------- exercise 1: exposure
+# ----------------------------------------------------------------------------- exercise 1: exposure from scores
+
+def _exposure(scores, index):
+    scores = torch.as_tensor(scores, dtype=torch.float64)
+    rank = int((scores <= scores[index]).sum())                            # the canary itself, and every tie, count
+    return math.log2(len(scores)) - math.log2(rank)
+
+
+def _scores(values):
+    return torch.tensor(values, dtype=torch.float32)
+
 
 _EXPOSURE_CASES = [
-    Case((1, 1024), label="rank=1 of n_candidates=1024 (the canary is the most likely secret)"),
-    Case((1024, 1024), label="rank=1024 of 1024 (the least likely)"),
-    Case((3, 1000), label="rank=3 of 1000"),
-    Case((500, 10_000), label="rank=500 of 10000"),
+    Case((_scores([3.1, 2.5, 4.0, 3.3, 2.9, 5.2, 3.8, 4.4]), 1),
+         label="8 scores, the canary (index 1) has the lowest: rank 1"),
+    Case((_scores([2.0, 3.5, 1.5, 3.5, 0.5, 4.0]), 3),
+         label="6 scores, the canary (index 3) ties with index 1: ties count against it"),
+    Case((_scores([1.0, 2.0, 3.0, 9.0]), 3), label="4 scores, the canary (index 3) is the least likely: exposure 0"),
+    Case((_scores([2.5] * 5), 2), label="5 equal scores (a model that cannot tell them apart), canary at index 2"),
+    Case((_scores([6.0, 1.0, 7.0, 2.0, 8.0, 3.0, 9.0, 4.0, 0.5, 5.0]), 0),
+         label="10 scores, the canary first at index 0, rank 7"),
 ]
 
 
-def _exposure(rank, n_candidates):
-    return math.log2(n_candidates) - math.log2(rank)
+def _strict(scores, index):
+    scores = torch.as_tensor(scores, dtype=torch.float64)
+    return math.log2(len(scores)) - math.log2(1 + int((scores < scores[index]).sum()))
+
+
+def _from_the_top(scores, index):
+    scores = torch.as_tensor(scores, dtype=torch.float64)
+    return math.log2(len(scores)) - math.log2(int((scores >= scores[index]).sum()))
+
+
+def _natural(scores, index):
+    return _exposure(scores, index) * math.log(2)
+
+
+def _others_only(scores, index):
+    scores = torch.as_tensor(scores, dtype=torch.float64)
+    return math.log2(len(scores) - 1) - math.log2(int((scores <= scores[index]).sum()))
+
+
+def _tensor(scores, index):
+    return torch.tensor(_exposure(scores, index))
 
 
 def check_exposure(exposure) -> Result:
-    """``exposure(rank, n_candidates)`` must return ``log2(n_candidates) - log2(rank)``, in bits."""
+    """``exposure(scores, index)``: ``scores`` (N,) log-perplexities of all N candidates, the canary at ``index``;
+    rank = #candidates scoring ≤ the canary (itself included), exposure = log2 N − log2 rank, a Python float."""
     return check_function(exposure, _exposure, _EXPOSURE_CASES, name="check_exposure", mistakes=[
-        Mistake(lambda r, n: math.log2(r) - math.log2(n),
-                "the sign is flipped: exposure is log2(n_candidates) - log2(rank), so the most likely "
-                "secret (rank 1) has the highest exposure, not the lowest."),
-        Mistake(lambda r, n: math.log(n) - math.log(r),
-                "you used the natural logarithm; exposure is counted in bits, so use math.log2."),
-        Mistake(lambda r, n: math.log2(n - r + 1),
-                "you counted the rank from the wrong end: rank 1 is the *most* likely candidate "
-                "(lowest log-perplexity), and exposure = log2(n) - log2(rank)."),
-        Mistake(lambda r, n: n / r,
-                "that is the ratio n_candidates / rank; exposure is its base-2 logarithm."),
+        Mistake(_tensor, "the answer is a tensor; exposure is one number: return a Python float (.item(), or "
+                         "compute the rank with int(...) and use math.log2)."),
+        Mistake(_strict, "ties were counted in the canary's favour (<): a candidate the model likes exactly as much "
+                         "is as good a guess, so rank = number of scores <= the canary's (Carlini et al.)."),
+        Mistake(_from_the_top, "the rank was counted from the wrong end: a low log-perplexity means likely, so "
+                               "rank 1 is the lowest score — count the scores <= the canary's."),
+        Mistake(_natural, "the natural logarithm gives nats; exposure is counted in bits: math.log2."),
+        Mistake(_others_only, "N is the number of all candidates, the canary included: log2(len(scores))."),
     ])
 
 
@@ -52,6 +83,9 @@ _EMAIL_CASES = [
          label="'no address here: a lone @ sign, a@b and user at example dot com'"),
     Case(("张三的邮箱是zhang_san@163.com。",), label="'张三的邮箱是zhang_san@163.com。' (Chinese text around it)"),
     Case(("Email: a.b@sub.domain.co.uk!",), label="'Email: a.b@sub.domain.co.uk!'"),
+    Case(("Mail <Li.Lei@Example.COM>; cc: x_y@uni-mail.edu.cn or ada@localhost.",),
+         label="'Mail <Li.Lei@Example.COM>; cc: x_y@uni-mail.edu.cn or ada@localhost.' (capitals, brackets, a "
+               "hyphen in the domain, and no dot after localhost)"),
 ]
 
 
@@ -74,53 +108,97 @@ def check_scrub_emails(scrub_emails) -> Result:
     ])
 
 
-# ----------------------------------------------------------------------------- exercise 3: WEAT effect size
+# ----------------------------------------------------------------------------- exercise 3: one FedAvg round
+#
+# The learner's fedavg_round(global_state, client_datas, local_train) is run through a probe with the
+# checker's own local_train: a deterministic "training" that changes the state it receives *in place*
+# (as a client training its copy does) and counts its steps in an integer buffer. The probe returns the
+# new state and the global state as it is after the round, so modifying the server's state is caught.
 
-def _weat_cases():
-    g = torch.Generator().manual_seed(15)
-    cases = [Case((torch.tensor([[2.0, 0.0], [1.0, 0.2]]), torch.tensor([[0.0, 3.0], [0.5, 1.0]]),
-                   torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])),
-                  label="X=[[2,0],[1,0.2]], Y=[[0,3],[0.5,1]], A=[[1,0]], B=[[0,1]]")]
-    for n, d in ((4, 5), (6, 8)):
-        X, Y, A, B = (torch.randn(k, d, generator=g) * 3 for k in (n, n, 5, 7))
-        cases.append(Case((X, Y, A, B), label=f"random X, Y ({n} words), A (5), B (7), d={d}"))
-    return cases
-
-
-_WEAT_CASES = _weat_cases()
-
-
-def _assoc(W, A, B, sim):
-    return sim(W, A).mean(1) - sim(W, B).mean(1)
+def _local_train(state, data):
+    """A client's training, deterministic: pull every float tensor towards its data, in place; count steps."""
+    for value in state.values():
+        if value.is_floating_point():
+            value.mul_(0.5).add_(data.float().mean() * torch.ones_like(value) + 0.1 * value.sum())
+        else:
+            value.add_(3)                                                  # num_batches_tracked: 3 local steps
+    return state
 
 
-def _cos(U, V):
-    return F.normalize(U.double(), dim=-1) @ F.normalize(V.double(), dim=-1).T
+def _fedavg(global_state, client_datas, local_train):
+    sizes = [len(d) for d in client_datas]
+    states = [local_train({k: v.clone() for k, v in global_state.items()}, d) for d in client_datas]
+    out = {}
+    for key, value in global_state.items():
+        if value.is_floating_point():
+            out[key] = sum(n * s[key].double() for n, s in zip(sizes, states)).div(sum(sizes)).to(value.dtype)
+        else:
+            out[key] = states[0][key].clone()                              # counters agree: copy one
+    return out
 
 
-def _dot(U, V):
-    return U.double() @ V.double().T
+def _run_fedavg(fn, global_state, client_datas):
+    new = fn(global_state, client_datas, _local_train)
+    return {"new global state": new, "the server's state after the round": global_state}
 
 
-def _effect(X, Y, A, B, sim=_cos, unbiased=True, normalise=True):
-    sx, sy = _assoc(X, A, B, sim), _assoc(Y, A, B, sim)
-    diff = sx.mean() - sy.mean()
-    return float(diff / torch.cat([sx, sy]).std(unbiased=unbiased)) if normalise else float(diff)
+def _fedavg_probe(fn):
+    return probed(_run_fedavg, fn)
 
 
-def check_weat_effect_size(weat_effect_size) -> Result:
-    """``weat_effect_size(X, Y, A, B)`` must return WEAT's effect size (cosine similarities, sample std over X ∪ Y)."""
-    return check_function(weat_effect_size, _weat_effect_size, _WEAT_CASES, name="check_weat_effect_size",
-                          rtol=1e-5, mistakes=[
-        Mistake(lambda X, Y, A, B: _effect(X, Y, A, B, unbiased=False),
-                "you used the population standard deviation (divide by n). WEAT uses the sample standard "
-                "deviation of s(w, A, B) over X ∪ Y: torch.std's default (unbiased=True, divide by n - 1)."),
-        Mistake(lambda X, Y, A, B: _effect(X, Y, A, B, normalise=False),
-                "that is the difference of the mean associations; the effect size divides it by the "
-                "standard deviation of s(w, A, B) over all target words X ∪ Y."),
-        Mistake(lambda X, Y, A, B: _effect(X, Y, A, B, sim=_dot),
-                "you used dot products; WEAT compares directions with the cosine similarity, so normalise "
-                "every vector to length 1 first (long vectors would otherwise dominate)."),
-        Mistake(lambda X, Y, A, B: _effect(Y, X, A, B),
-                "the sign is flipped: the effect size is mean_x s(x) - mean_y s(y), X first."),
+def _state(seed, buffer=False):
+    g = torch.Generator().manual_seed(seed)
+    state = {"linear.weight": torch.randn(3, 2, generator=g), "linear.bias": torch.randn(3, generator=g)}
+    if buffer:
+        state["norm.running_mean"] = torch.randn(3, generator=g)
+        state["norm.num_batches_tracked"] = torch.tensor(7)                # an int64 counter
+    return state
+
+
+def _datas(*sizes, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, generator=g) + 2 * k for k, n in enumerate(sizes)]
+
+
+_FEDAVG_CASES = [
+    Case((_state(1), _datas(3, 1)), label="2 clients holding 3 and 1 examples"),
+    Case((_state(2), _datas(5)), label="1 client (holding 5 examples)"),
+    Case((_state(3, buffer=True), _datas(2, 6, 4, seed=1)),
+         label="3 clients holding 2, 6 and 4 examples; the state has a BatchNorm's running_mean and an int64 "
+               "num_batches_tracked"),
+    Case((_state(4), _datas(4, 4, 4, 4, seed=2)), label="4 clients of equal size"),
+]
+
+
+def _fedavg_with(*, weighted=True, copy_state=True, normalise=True, ints_averaged=False):
+    def fedavg(global_state, client_datas, local_train):
+        sizes = [len(d) if weighted else 1 for d in client_datas]
+        start = (lambda: {k: v.clone() for k, v in global_state.items()}) if copy_state else (lambda: global_state)
+        states = [local_train(start(), d) for d in client_datas]
+        total = sum(sizes) if normalise else 1
+        return {k: sum(n * s[k] for n, s in zip(sizes, states)) / total
+                if (v.is_floating_point() or ints_averaged) else states[0][k].clone()
+                for k, v in global_state.items()}
+    return fedavg
+
+
+def check_fedavg_round(fedavg_round) -> Result:
+    """``fedavg_round(global_state, client_datas, local_train)``: each client trains a copy of the state,
+    ``local_train(state, data) -> state``; return a new state, the average of the clients' states weighted by
+    ``len(data)``, integer tensors kept as integers (copied from a client); ``global_state`` left unchanged."""
+    learner = _fedavg_probe(fedavg_round)
+    return check_function(learner, _fedavg_probe(_fedavg), _FEDAVG_CASES, name="check_fedavg_round", mistakes=[
+        Mistake(_fedavg_probe(_fedavg_with(copy_state=False)),
+                "every client trained the server's own state: local_train changes the state it gets in place, so "
+                "client 2 started from client 1's weights and the server's state changed. Give each client a copy: "
+                "{k: v.clone() for k, v in global_state.items()} (or copy.deepcopy)."),
+        Mistake(_fedavg_probe(_fedavg_with(weighted=False)),
+                "that is the plain mean over clients; FedAvg weights each client by its data, n_k / n with "
+                "n_k = len(client_datas[k]), so a client with more examples counts more."),
+        Mistake(_fedavg_probe(_fedavg_with(normalise=False)),
+                "the weighted sum was not divided by the total number of examples: w = Σ (n_k / n) · w_k, "
+                "with n = Σ n_k."),
+        Mistake(_fedavg_probe(_fedavg_with(ints_averaged=True)),
+                "an integer buffer (num_batches_tracked) came back as a float: average only floating-point tensors "
+                "(value.is_floating_point()) and copy the integer ones from a client."),
     ])

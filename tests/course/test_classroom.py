@@ -103,6 +103,34 @@ def test_a_deck_shows_the_quiz_questions_and_keeps_the_answers_in_the_speaker_no
     assert "quiz.show(" not in html, "the quiz cell itself (a widget nobody can click on a slide) is replaced"
 
 
+def test_a_stored_quiz_keeps_its_questions_and_drops_exactly_its_widget_models():
+    import ipywidgets
+    from ipywidgets.embed import dependency_state
+
+    box, other = quiz.show("16_assistant"), ipywidgets.IntSlider(3)
+    bundle = box._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell('from lmcourse import quiz\n\nquiz.show("16_assistant")',
+                                     metadata={"tags": ["quiz"]},
+                                     outputs=[nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)])
+    kept = nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output(
+        "execute_result", data=other._repr_mimebundle_(), execution_count=2)])
+    state = {**dependency_state(box), **dependency_state(other)}
+    nb = nbformat.v4.new_notebook(cells=[cell, kept])
+    nb.metadata["widgets"] = {classroom.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    assert classroom.static_quiz(nb) == 1 and classroom.static_quiz(nb) == 0
+    assert set(cell.outputs[0].data) == {"text/html", "text/plain"}
+    assert set(nb.metadata.widgets[classroom.WIDGET_STATE]["state"]) == set(dependency_state(other))
+    assert classroom.WIDGET_VIEW in kept.outputs[0].data
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_stored_quiz_shows_its_questions_without_a_widget(path):
+    cells = [c for c in _read(path).cells if "quiz" in c.metadata.get("tags", [])]
+    outputs = [o for c in cells for o in c.get("outputs", [])]
+    assert outputs and all(set(o.get("data", {})) == {"text/html", "text/plain"} for o in outputs), (
+        f"{path.name}: run `python tools/classroom.py tag` after executing it")
+
+
 def test_a_quiz_cell_that_names_no_quiz_is_refused():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("quiz()", metadata={"tags": ["quiz"]})])
     with pytest.raises(ValueError, match=r"must call quiz.show"):

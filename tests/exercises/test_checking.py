@@ -142,11 +142,19 @@ _TOPK = torch.tensor([3.0, 1.0, 2.0]).topk(2)
     ({"a": [1.0]}, {"a": 1.0}, "at key 'a': expected a number, got list [1.0]"),
     ([1, 2], [1, 2, 3], "2 items instead of 3"),
     (torch.zeros(2, 3), torch.zeros(3, 2), "shape (2, 3) instead of (3, 2)"),
+    (torch.zeros(2), (torch.zeros(2), torch.zeros(2)), "expected a tuple of 2 items, got a tensor (float32)"),
 ])
 def test_an_answer_of_the_wrong_kind_is_refused_with_a_sentence_saying_what_came_back(got, expected, says, capsys):
     assert not same(got, expected)
     result = check_function(lambda: got, lambda: expected, [Case()], name="check_kind")
     assert not result.passed and says in result.message
+
+
+def test_a_pair_of_tensors_is_shown_item_by_item_and_a_tensor_for_it_gets_no_tolist_advice():
+    pair = (torch.zeros(2, 3), torch.ones(3))
+    result = check_function(lambda: torch.zeros(2, 3), lambda: pair, [Case()], name="check_pair")
+    assert "expected: (tensor of shape (2, 3), float32 [0, 0, 0, 0, 0, 0]; tensor of shape (3,)" in result.message
+    assert ".tolist()" not in result.message
 
 
 @pytest.mark.parametrize("got, expected", [
