@@ -1,9 +1,12 @@
-"""Checkers for notebook 11 (BERT: pretraining objectives).
+"""Checkers for notebook 11 (BERT: pretraining objectives): masking, packing a batch of pairs, one MLM step.
 
 ``check_mask_tokens`` cannot compare with one reference answer (masking is random), so it
 checks the *rules* on a large batch: special tokens are never picked, labels are ``-100``
 except where a token was picked, about 15 % of the real tokens are picked, and of those
-about 80 % become [MASK], 10 % a random token and 10 % stay unchanged.
+about 80 % become [MASK], 10 % a random token and 10 % stay unchanged. ``check_pack_pair``
+compares a batch of packed pairs (ids, segment ids, a bool attention mask) with the
+reference, and ``check_mlm_step`` judges one training step by the loss it returns and every
+parameter of a tiny ``MaskedLM`` after it.
 """
 
 from __future__ import annotations
