@@ -50,8 +50,12 @@ def _saved(state):
         buffer.seek(0)
         return torch.load(buffer, weights_only=True)
     except Exception as err:  # noqa: BLE001 - what the learner put in the state
-        raise TypeError("state_dict() must hold plain numbers (ints, floats, lists, dicts) that torch.save and "
-                        f"torch.load(weights_only=True) can store; saving it failed: {type(err).__name__}") from None
+        kinds = sorted({type(v).__name__ for v in state.values()})
+        raise TypeError("state_dict() must hold Python ints, floats, lists, dicts or tensors, which a checkpoint "
+                        "read with torch.load(weights_only=True) can hold; the round trip failed "
+                        f"({type(err).__name__}) on a state whose values are {', '.join(kinds)}"
+                        + (" — convert NumPy numbers with int(...) or float(...)"
+                           if any(type(v).__module__ == "numpy" for v in state.values()) else "")) from None
 
 
 class _Run:

@@ -171,6 +171,9 @@ def test_numpy_floats_for_rates_and_a_tensor_step_in_the_state_pass():
 def test_a_state_no_checkpoint_can_hold_or_that_is_not_a_dict_is_named_in_the_message():
     formula = ex.check_warmup_cosine(StateWithItsFormula)
     assert not formula.passed and "torch.load(weights_only=True)" in formula.message
+    numpy_step = type("NumPyStep", (_Counting,), {"state_dict": lambda self: {"t": np.int64(self.t)}})
+    numpy = ex.check_warmup_cosine(numpy_step)
+    assert not numpy.passed and "convert NumPy numbers with int(...)" in numpy.message
     as_list = type("AsList", (_Counting,), {"state_dict": lambda self: [self.t]})
     listed = ex.check_warmup_cosine(as_list)
     assert not listed.passed and "must return a dict; it returned list" in listed.message
