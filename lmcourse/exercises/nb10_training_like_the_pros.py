@@ -151,11 +151,15 @@ def check_warmup_cosine(schedule_class) -> Result:
 
 
 def _split(model: nn.Module):
-    decay, _ = param_groups(model, 0.1)
-    chosen = {id(p) for p in decay["params"]}
-    names = [n for n, p in model.named_parameters()]
-    params = dict(model.named_parameters())
-    return sorted(n for n in names if id(params[n]) in chosen), sorted(n for n in names if id(params[n]) not in chosen)
+    decay, no_decay = param_groups(model, 0.1)
+    chosen, skipped = {id(p) for p in decay["params"]}, {id(p) for p in no_decay["params"]}
+    named = list(model.named_parameters())                       # a tied weight once, under its first name
+    return sorted(n for n, p in named if id(p) in chosen), sorted(n for n, p in named if id(p) in skipped)
+
+
+def _with_frozen(model: nn.Module):
+    named = list(model.named_parameters())
+    return [n for n, p in named if p.dim() >= 2], [n for n, p in named if p.dim() < 2]
 
 
 def _same_split(got, expected) -> bool:
@@ -199,14 +203,25 @@ class _Tagger(nn.Module):
         self.head = nn.Linear(8, 3)
 
 
+def _fine_tuned() -> nn.Module:
+    """A GPT being fine-tuned: its embeddings and first block frozen, the rest trainable."""
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8))
+    for part in (model.wte, model.wpe, model.blocks[0]):
+        part.requires_grad_(False)
+    return model
+
+
 def check_split_decay(split_decay) -> Result:
-    """``split_decay(model) -> (decay_names, no_decay_names)``: decay parameters with dim >= 2, not the others."""
+    """``split_decay(model) -> (decay_names, no_decay_names)``: of the parameters that train, decay those with
+    dim >= 2, not the others; a frozen parameter (``requires_grad=False``) is in neither list."""
     torch.manual_seed(0)
     cases = [Case((_Tagger(),), label="a model with nn.Embedding, nn.LayerNorm and nn.Linear (with bias)"),
              Case((GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8)),),
                   label="a 1-layer GPT with biases (its head is tied to wte)"),
              Case((GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8, bias=False)),),
-                  label="a 2-layer GPT without biases")]
+                  label="a 2-layer GPT without biases"),
+             Case((_fine_tuned(),), label="a 2-layer GPT being fine-tuned: wte (tied to the head), wpe and "
+                                          "block 0 frozen")]
     return check_function(split_decay, _split, cases, name="check_split_decay", compare=_same_split, mistakes=[
         Mistake(_all, "everything is decayed: biases and LayerNorm gains are 1-D and belong in the no-decay "
                       "group (shrinking a gain towards 0 only fights the normalisation)."),
@@ -215,6 +230,9 @@ def check_split_decay(split_decay) -> Result:
         Mistake(_swapped, "the two groups are swapped: matrices (dim >= 2) are decayed, vectors are not."),
         Mistake(_no_embeddings, "only nn.Linear weights are decayed: embeddings are matrices too and nanoGPT "
                                 "decays every parameter with dim >= 2."),
+        Mistake(_with_frozen, "frozen parameters (requires_grad=False) are in your lists: they do not train, so "
+                              "they belong in neither group — the optimizer should not hold them at all. Skip "
+                              "them: `if not p.requires_grad: continue`."),
     ])
 
 

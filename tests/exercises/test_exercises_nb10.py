@@ -122,10 +122,18 @@ def rms_norm_offset_on_the_input(x, weight, eps=1e-6):
     return (h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight).to(x.dtype)
 
 
+def split_frozen_into_no_decay(model):
+    # a frozen matrix is not decayed, so it is put with the vectors, where it still does not belong
+    named = list(model.named_parameters())
+    return ([n for n, p in named if p.dim() >= 2 and p.requires_grad],
+            [n for n, p in named if p.dim() < 2 or not p.requires_grad])
+
+
 WRONG_ANSWERS = {
     "check_warmup_cosine": [AdvancesBeforeReading, CosineOneStepEarly, RatesAsTensors, StateWithItsFormula,
                             ForgetsTheStepOnSave],
-    "check_split_decay": [split_from_state_dict, split_only_above_two_dims, split_returns_the_parameters],
+    "check_split_decay": [split_from_state_dict, split_only_above_two_dims, split_returns_the_parameters,
+                          split_frozen_into_no_decay],
     "check_rms_norm": [rms_norm_mean_absolute_value, rms_norm_over_the_first_axis, rms_norm_adds_the_gain,
                        rms_norm_offset_on_the_input],
 }
@@ -192,6 +200,7 @@ def test_an_instance_instead_of_the_class_is_refused_with_how_to_pass_it():
 def test_split_decay_accepts_tuples_and_refuses_parameters_for_names():
     def as_tuples(model):
         named = list(model.named_parameters())
+        named = [(n, p) for n, p in named if p.requires_grad]
         return tuple(n for n, p in named if p.dim() >= 2), tuple(n for n, p in named if p.dim() < 2)
 
     assert ex.check_split_decay(as_tuples).passed
