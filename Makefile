@@ -1,13 +1,16 @@
 # The course's commands. Each target is a thin wrapper around plain pip/pytest/jupyter
 # commands (README shows them for machines without make).
 #   make lab     open the course in JupyterLab at notebook 00, settings in jupyter-config/ (sets up .venv if needed)
+#   make lab-zh  the same for the Chinese edition (中文版), at notebooks/zh/00; hints and quizzes speak Chinese
 #   make test    ruff (lint), then unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
 #   make outputs re-execute notebooks in place with the cpu profile (NB=... for one);
 #                KINETO_LOG_LEVEL=6 keeps torch.profiler's time-stamped log lines out of them;
 #                each run's wall time goes into the notebook's metadata and the README's table
-#   make slides  a reveal.js deck per notebook in build/slides (works offline)
-#   make student student copies without solutions in build/student (notebooks/ keeps them)
+#   make slides  a reveal.js deck per notebook in build/slides, the Chinese edition's in build/slides/zh (offline)
+#   make student student copies without solutions in build/student and build/student/zh (notebooks/ keeps them)
+#   make zh      rebuild the Chinese edition from the English sources and the PO files in locale/zh and
+#                lmcourse/locale/zh; lists every cell or string that needs translating (new or fuzzy)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,8 +22,9 @@ LAB_FLAGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 WORKERS ?= 2
 NB ?= notebooks/*.ipynb
+NB_ZH ?= notebooks/zh/*.ipynb
 
-.PHONY: setup lab test outputs slides student clean
+.PHONY: setup lab lab-zh test outputs slides student zh clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +38,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 lab: setup
 	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
+
+lab-zh: setup
+	LMCOURSE_LANG=zh JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/zh/00_welcome.ipynb
 
 test: setup
 	$(BIN)/ruff check .
@@ -49,12 +57,18 @@ outputs: setup
 	done
 	$(BIN)/python tools/classroom.py tag $(NB)
 	$(BIN)/python tools/classroom.py readme README.md notebooks/*.ipynb
+	$(BIN)/python tools/translate.py build
 
 slides: setup
 	$(BIN)/python tools/classroom.py slides --out build/slides $(NB)
+	LMCOURSE_LANG=zh $(BIN)/python tools/classroom.py slides --out build/slides/zh $(NB_ZH)
 
 student: setup
 	$(BIN)/python tools/classroom.py student --out build/student $(NB)
+	LMCOURSE_LANG=zh $(BIN)/python tools/classroom.py student --out build/student/zh $(NB_ZH)
+
+zh: setup
+	$(BIN)/python tools/translate.py build
 
 clean:
 	rm -rf $(VENV) build *.egg-info

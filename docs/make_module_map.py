@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "modules.md"
 
 # Modules the notebooks use but none builds: the course's data, display, self-checks and quizzes, sizes, seeding.
-SUPPORT = {"bertviz_offline", "data", "device", "exercises", "glossary", "parallel_corpus", "profiles", "quiz",
+SUPPORT = {"bertviz_offline", "data", "device", "exercises", "glossary", "language", "parallel_corpus", "profiles", "quiz",
            "seeds", "sentiment_data", "viz"}
 
 

@@ -10,6 +10,9 @@ In a notebook, ``quiz.show("05_self_attention")`` shows one block per question w
 button per choice; a click says whether that choice is right and why, and the learner may try
 again. The tally counts a question as right on the first try only when the first click was right.
 Slides show the questions, with the answers in the speaker notes (:func:`to_markdown`).
+
+In the Chinese edition (see :mod:`lmcourse.language`) the questions, choices, explanations and the
+widget's words come from the quiz's PO file, ``locale/zh/quizzes/<stem>.po``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from .language import translate
 
 QUIZ_DIR = Path(__file__).with_name("quizzes")
 LETTERS = "ABCDE"
@@ -113,15 +118,22 @@ def stems() -> list[str]:
     return sorted(p.stem for p in QUIZ_DIR.glob("*.toml"))
 
 
-def load(stem: str) -> Quiz:
-    """The quiz of ``notebooks/<stem>.ipynb``, read from ``quizzes/<stem>.toml`` and checked (see :func:`parse`)."""
+def load(stem: str, *, language: str | None = None) -> Quiz:
+    """The quiz of ``notebooks/<stem>.ipynb``, read from ``quizzes/<stem>.toml`` and checked (see :func:`parse`),
+    in ``language`` (default: the course's, :func:`lmcourse.language.current`)."""
     if not isinstance(stem, str) or stem not in stems():
         raise ValueError(f"stem must name a notebook with a quiz, one of {stems()}; got {stem!r}")
     path = QUIZ_DIR / f"{stem}.toml"
-    return parse(path.read_text(encoding="utf-8"), name=path.name)
+    quiz = parse(path.read_text(encoding="utf-8"), name=path.name)
+
+    def tr(text: str) -> str:
+        return translate(text, language)
+
+    return Quiz(quiz.stem, tuple(Question(tr(q.prompt), tuple(Choice(tr(c.text), tr(c.why), c.right)
+                                                                for c in q.choices)) for q in quiz.questions))
 
 
-def to_markdown(quiz: Quiz, *, answers: bool) -> str:
+def to_markdown(quiz: Quiz, *, answers: bool, language: str | None = None) -> str:
     """The quiz as Markdown: numbered questions with lettered choices; with ``answers``, the right
     letter of each question and the explanation of every choice (for a teacher's speaker notes)."""
     if not isinstance(quiz, Quiz):
@@ -129,7 +141,7 @@ def to_markdown(quiz: Quiz, *, answers: bool) -> str:
     lines = []
     for number, q in enumerate(quiz.questions, start=1):
         if answers:
-            lines.append(f"**{number}. Answer: {LETTERS[q.answer]}.** {q.choices[q.answer].why}")
+            lines.append(translate(f"**{number}. Answer: {LETTERS[q.answer]}.** {q.choices[q.answer].why}", language))
             lines += [f"- {LETTERS[i]}: {c.why}" for i, c in enumerate(q.choices) if not c.right]
         else:
             lines.append(f"**{number}.** {q.prompt}")
@@ -161,8 +173,8 @@ def widget(quiz: Quiz):
 
     def update_tally() -> None:
         right = sum(first_try.values())
-        tally.value = (f"<b>{len(first_try)} of {len(quiz.questions)}</b> answered; "
-                       f"<b>{right}</b> right on the first try.")
+        tally.value = translate(f"<b>{len(first_try)} of {len(quiz.questions)}</b> answered; "
+                                f"<b>{right}</b> right on the first try.")
 
     blocks = []
     for number, q in enumerate(quiz.questions):
@@ -174,7 +186,7 @@ def widget(quiz: Quiz):
             choice = q.choices[index]
             first_try.setdefault(number, choice.right)
             button.button_style = "success" if choice.right else "danger"
-            mark, colour = ("✔ Right", RIGHT) if choice.right else ("✘ Not this one", WRONG)
+            mark, colour = (translate("✔ Right"), RIGHT) if choice.right else (translate("✘ Not this one"), WRONG)
             feedback.value = (f'<span style="color:{colour}"><b>{mark} ({LETTERS[index]}).</b></span> '
                               f"{_html(choice.why)}")
             update_tally()
@@ -182,7 +194,7 @@ def widget(quiz: Quiz):
         rows = []
         for index, choice in enumerate(q.choices):
             button = w.Button(description=LETTERS[index], layout=w.Layout(width="2.6em", flex="0 0 auto"),
-                              tooltip=f"answer {LETTERS[index]}")
+                              tooltip=translate(f"answer {LETTERS[index]}"))
             button.on_click(pick)
             buttons.append(button)
             rows.append(w.HBox([button, w.HTMLMath(_html(choice.text), layout=w.Layout(margin="0 0 0 0.6em"))],
@@ -207,18 +219,20 @@ def _box_class():
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs) or {}
             bundle["text/plain"] = to_markdown(self.quiz, answers=False)
-            bundle["text/html"] = _static_html(self.quiz)
+            bundle["text/html"] = static_html(self.quiz)
             return bundle
 
     return QuizBox
 
 
-def _static_html(quiz: Quiz) -> str:
+def static_html(quiz: Quiz, *, language: str | None = None) -> str:
+    """The questions and choices as HTML, without the answers: what a viewer without widgets shows."""
     parts = []
     for number, q in enumerate(quiz.questions, start=1):
         items = "".join(f"<li><b>{LETTERS[i]}.</b> {_html(c.text)}</li>" for i, c in enumerate(q.choices))
         parts.append(f'<p><b>{number}.</b> {_html(q.prompt)}</p><ul style="list-style:none">{items}</ul>')
-    return "<div>" + "".join(parts) + "<p><i>Run the cell in JupyterLab to answer.</i></p></div>"
+    run_it = translate("Run the cell in JupyterLab to answer.", language)
+    return "<div>" + "".join(parts) + f"<p><i>{run_it}</i></p></div>"
 
 
 def show(stem: str):

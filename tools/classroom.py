@@ -51,6 +51,7 @@ import lmcourse
 from lmcourse import quiz
 from lmcourse._checks import number
 from lmcourse._files import atomic_write
+from lmcourse.language import translate
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor"                                   # reveal.js and MathJax, for the decks only
@@ -60,7 +61,13 @@ QUIZ_TAG = "quiz"
 _QUIZ_CALL = re.compile(r"""quiz\.show\(["']([^"']+)["']\)""")
 _SOLUTION_POINTER = re.compile(r"[^.\n]*\bsolution[^.\n]*\bcollapsed\b[^.\n]*[.\n]?|"
                                r"[^.\n]*\bcollapsed\b[^.\n]*\bsolution[^.\n]*[.\n]?", re.IGNORECASE)
-STUDENT_NOTE = "Reference solutions are in your teacher's copy of this notebook."
+_SOLUTION_POINTER_ZH = re.compile(r"[^。\n]*(?:答案|解答)[^。\n]*折叠[^。\n]*[。\n]?|"
+                                  r"[^。\n]*折叠[^。\n]*(?:答案|解答)[^。\n]*[。\n]?")
+
+
+def notebook_language(nb: nbformat.NotebookNode) -> str:
+    """``zh`` for a notebook of the Chinese edition (``tools/translate.py`` marks them), else ``en``."""
+    return nb.metadata.get("lmcourse", {}).get("language", "en")
 
 
 def slide_type(cell: nbformat.NotebookNode) -> str:
@@ -145,9 +152,11 @@ def quiz_slides(nb: nbformat.NotebookNode) -> int:
         found = _QUIZ_CALL.search(cell.source)
         if not found:
             raise ValueError(f"a cell tagged {QUIZ_TAG!r} must call quiz.show(\"<stem>\"); got {cell.source!r}")
-        loaded = quiz.load(found.group(1))
-        questions = nbformat.v4.new_markdown_cell(quiz.to_markdown(loaded, answers=False))
-        answers = nbformat.v4.new_markdown_cell("**Quiz answers**\n\n" + quiz.to_markdown(loaded, answers=True))
+        lang = notebook_language(nb)
+        loaded = quiz.load(found.group(1), language=lang)
+        questions = nbformat.v4.new_markdown_cell(quiz.to_markdown(loaded, answers=False, language=lang))
+        answers = nbformat.v4.new_markdown_cell(translate("**Quiz answers**", lang) + "\n\n"
+                                                + quiz.to_markdown(loaded, answers=True, language=lang))
         questions.metadata["slideshow"], answers.metadata["slideshow"] = {"slide_type": "-"}, {"slide_type": "notes"}
         questions.id, answers.id = f"{cell.get('id', 'quiz')}-questions", f"{cell.get('id', 'quiz')}-answers"
         cells += [questions, answers]
@@ -193,10 +202,11 @@ def static_quiz(nb: nbformat.NotebookNode) -> int:
     return changed
 
 
-def _student_note(match: re.Match) -> str:
+def _student_note(match: re.Match, language: str = "en") -> str:
     text = match.group(0)
     lead = text[: len(text) - len(text.lstrip())]
-    return lead + STUDENT_NOTE + ("\n" if text.endswith("\n") else "")
+    note = translate("Reference solutions are in your teacher's copy of this notebook.", language)
+    return lead + note + ("\n" if text.endswith("\n") else "")
 
 
 def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -209,9 +219,11 @@ def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
         raise ValueError(f"nb must be a notebook read with nbformat; got {type(nb).__name__}")
     out, _ = TagRemovePreprocessor(remove_cell_tags={SOLUTION_TAG}).preprocess(copy.deepcopy(nb), {})
+    lang = notebook_language(nb)
+    pointer = _SOLUTION_POINTER_ZH if lang == "zh" else _SOLUTION_POINTER
     for cell in out.cells:
         if cell.cell_type == "markdown":
-            cell.source = _SOLUTION_POINTER.sub(_student_note, cell.source)
+            cell.source = pointer.sub(lambda m: _student_note(m, lang), cell.source)
     out.metadata.setdefault("lmcourse", {})["copy"] = "student"
     return out
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..language import translate
+
 
 @dataclass(frozen=True)
 class Case:
@@ -274,6 +276,11 @@ def _agrees(compare: Callable[[Any, Any], bool], got: Any, expected: Any) -> boo
 
 
 def _say(result: Result) -> Result:
+    """Print the result's message in the course's language (:mod:`lmcourse.language`) and return it
+    with that message."""
+    message = translate(result.message)
+    if message != result.message:
+        result = Result(result.passed, message, result.failed_case, result.mistake)
     print(result.message)
     return result
 

@@ -12,7 +12,7 @@ import torch
 from ..attention import sliding_window_mask
 from ..gpt import GPT, GPTConfig, parameter_count
 from ..sampling import top_p_filter
-from .checking import Case, Mistake, Result, check_function
+from .checking import Case, Mistake, Result, _say, check_function
 
 
 def _same_tensor(got, expected) -> bool:
@@ -413,8 +413,7 @@ def check_kv_cache(cache_class) -> Result:
         result = _check_cache(driven, cases)
     if not result.passed and isinstance(driven, _Driven) and driven.raised:
         result = Result(False, f"{result.message}\n  At {driven.raised}", result.failed_case, result.mistake)
-    print(result.message)
-    return result
+    return _say(result)
 
 
 def _check_cache(driven, cases) -> Result:

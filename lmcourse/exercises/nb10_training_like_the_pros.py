@@ -12,7 +12,7 @@ from torch import nn
 from ..gpt import GPT, GPTConfig
 from ..schedules import warmup_cosine_lambda
 from ..train import param_groups
-from .checking import Case, Mistake, Result, check_function, same
+from .checking import Case, Mistake, Result, _say, check_function, same
 
 
 def _lr(step, max_lr, min_lr, warmup, total):
@@ -131,8 +131,7 @@ def check_warmup_cosine(schedule_class) -> Result:
         result = Result(False, "✘ check_warmup_cosine: expected a function or class — the class itself, as in "
                                f"check_warmup_cosine(WarmupCosine) — got {type(schedule_class).__name__}, which cannot "
                                "be called. Pass the class without building one (no parentheses).")
-        print(result.message)
-        return result
+        return _say(result)
     if isinstance(schedule_class, _Run):                # one of the known mistakes below, handed back to check
         schedule_class = schedule_class.cls
     return check_function(_Run(schedule_class), _Run(_Schedule), _cases(), name="check_warmup_cosine",

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from ..chat import sft_batch
+from ..language import speaking
 from ..preference import dpo_loss as _package_dpo_loss
-from .checking import Case, Mistake, Result, check_function, same
+from .checking import Case, Mistake, Result, _say, check_function, same
 
 
 def _check(learner, reference, cases: Sequence[Case], *, name: str, mistakes: Sequence[Mistake], crash_hint: str,
@@ -22,7 +23,7 @@ def _check(learner, reference, cases: Sequence[Case], *, name: str, mistakes: Se
     """:func:`check_function`, with ``crash_hint`` added when the learner's function raised (unless it was a
     NameError: a name used before its cell ran needs no hint about the exercise), and on a wrong answer the
     line ``explain(got, expected)`` says, if any (where two long strings first differ, say)."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), speaking("en"):  # its English message is read below
         result = check_function(learner, reference, cases, name=name, mistakes=mistakes, compare=compare)
     crashed = "your function raised" in result.message and "your function raised NameError" not in result.message
     if not result.passed and result.mistake is None and crashed:
@@ -39,8 +40,7 @@ def _check(learner, reference, cases: Sequence[Case], *, name: str, mistakes: Se
             at = next((i for i, line in enumerate(lines) if line.startswith("  Hint:")), len(lines))
             lines.insert(at, f"  ({explain(*run)})")
             result = Result(False, "\n".join(lines), failed_case=result.failed_case, mistake=result.mistake)
-    print(result.message)
-    return result
+    return _say(result)
 
 
 def _first_difference(got, expected) -> str:

@@ -13,9 +13,18 @@ from tools import classroom
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 README = NOTEBOOK_DIR.parent / "README.md"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+ZH_NOTEBOOKS = sorted((NOTEBOOK_DIR / "zh").glob("*.ipynb"))  # the Chinese edition: the same checks, in Chinese
+README_ZH = NOTEBOOK_DIR.parent / "README.zh.md"
 MAX_BYTES = 3 * 1024 * 1024
 MACHINE_PATH = re.compile(r"(/(root|home|work|tmp|Users)/|[A-Z]:\\\\Users\\\\)")
 SKELETON = ["objectives", "time", "prerequisites", "exercise", "summary", "key terms"]
+SKELETON_ZH = ["学习目标", "时间", "预备知识", "练习", "小结", "术语"]
+TIME_ROW = {"en": r"\*\*Time\*\*\s*\|\s*about (\d+) minutes", "zh": r"\*\*时间\*\*\s*\|\s*约 (\d+) 分钟"}
+README_MINUTES = {"en": "| {} min |", "zh": "| {} 分钟 |"}
+
+
+def _language(path):
+    return "zh" if path.parent.name == "zh" else "en"
 
 
 def _load(path):
@@ -27,8 +36,9 @@ def _code_cells(nb):
 
 
 def _readme_row(path):
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {path.name[:2]} |")]
-    assert len(rows) == 1, f"README's course table needs exactly one row for {path.name}; found {len(rows)}"
+    readme = README_ZH if _language(path) == "zh" else README
+    rows = [line for line in readme.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {path.name[:2]} |")]
+    assert len(rows) == 1, f"{readme.name}'s course table needs exactly one row for {path.name}; found {len(rows)}"
     return rows[0]
 
 
@@ -45,7 +55,7 @@ def test_notebooks_exist_and_are_numbered_in_learning_order():
     assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in names), names
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + ZH_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 class TestStoredNotebook:
     def test_is_valid_and_uses_the_python3_kernel(self, path):
         nb = nbformat.read(path, as_version=4)
@@ -86,7 +96,7 @@ class TestStoredNotebook:
     def test_follows_the_course_skeleton(self, path):
         nb = _load(path)
         text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").lower()
-        missing = [word for word in SKELETON if word not in text]
+        missing = [word for word in (SKELETON_ZH if _language(path) == "zh" else SKELETON) if word not in text]
         assert not missing, f"missing skeleton sections: {missing}"
         assert nb["cells"][0]["source"][0].startswith("# "), "first cell must be the title"
 
@@ -99,11 +109,12 @@ class TestStoredNotebook:
                 assert not bad, f"markdown cell {index} holds control characters {bad}: {source[:120]!r}"
 
     def test_readme_gives_the_study_time_of_its_header(self, path):
-        header = re.search(r"\*\*Time\*\*\s*\|\s*about (\d+) minutes", "".join(_load(path)["cells"][0]["source"]))
-        assert header, "the first cell needs a '**Time** | about N minutes' row"
+        header = re.search(TIME_ROW[_language(path)], "".join(_load(path)["cells"][0]["source"]))
+        assert header, f"the first cell needs a row matching {TIME_ROW[_language(path)]!r}"
         row = _readme_row(path)
         minutes = header.group(1)
-        assert f"| {minutes} min |" in row, f"README says {row!r}; the notebook header says {minutes} min"
+        assert README_MINUTES[_language(path)].format(minutes) in row, \
+            f"the README says {row!r}; the notebook header says {minutes} minutes"
 
     def test_readme_run_time_is_the_last_make_outputs_run(self, path):
         run = _load(path)["metadata"].get("lmcourse", {}).get("run")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lmcourse import language
 from lmcourse.exercises import Mistake, Rule
 from solutions import solution_namespace
 
@@ -55,7 +56,7 @@ def test_every_notebook_stem_names_its_exercise_module_glossary_file_and_instruc
              "docs/instructor": {p.name for p in (ROOT / "docs/instructor").iterdir()}}
     expected = {"lmcourse/exercises": {f"nb{s}.py" for s in STEMS} | {"__init__.py", "checking.py"},
                 "lmcourse/glossary/terms": {f"{s}.tsv" for s in STEMS},
-                "docs/instructor": {f"{s}.md" for s in STEMS} | {"README.md"}}
+                "docs/instructor": {f"{s}.md" for s in STEMS} | {"README.md", "zh"}}
     for folder, names in expected.items():
         assert found[folder] == names, (f"{folder}: missing {sorted(names - found[folder])}, "
                                         f"not named for a notebook {sorted(found[folder] - names)}")
@@ -189,3 +190,21 @@ def test_no_checker_raises_into_the_learners_cell_or_accepts_a_hostile_answer(st
     assert not passed, f"{name} accepts an answer that {passed}"
     printed = capsys.readouterr().out
     assert printed.count("✘") >= len(HOSTILE), f"{name} printed no ✘ hint for some hostile answers:\n{printed}"
+
+
+@pytest.mark.parametrize("stem, name", CHECKERS)
+def test_in_the_chinese_edition_every_hint_a_checker_knows_is_given_in_chinese(stem, name, monkeypatch, capsys):
+    """The hints come from lmcourse/locale/zh/exercises/nbNN_topic.po; a hint written so that the
+    extraction cannot see it whole (built with ``+``, say) would stay English: this finds it."""
+    module = _module(stem)
+    known = _known(module, name, monkeypatch)
+    exact, _ = language.catalogue("zh")
+    untranslated = [k.hint[:70] for k in known if k.hint not in exact]
+    assert not untranslated, f"{name}: hints without a Chinese translation (run `make zh`): {untranslated}"
+    with language.speaking("zh"):
+        unfinished = getattr(module, name)(_unfinished)
+        mistake = next((k for k in known if isinstance(k, Mistake)), None)
+        wrong = getattr(module, name)(mistake.fn) if mistake else None
+    assert re.search(r"[\u4e00-\u9fff]", unfinished.message.splitlines()[0]), unfinished.message
+    if wrong is not None:
+        assert exact[mistake.hint] in wrong.message, f"{name}: the Chinese hint is not shown:\n{wrong.message}"
