@@ -266,12 +266,22 @@ def _zh_link(kind: str, name: str, target: str) -> str:
     if name.startswith("instructor/"):
         if target.startswith("../../"):  # a file of the repository, seen from one folder deeper
             return "../../../" + _zh_link(kind, "README", target[len("../../"):])
-        return re.sub(r"^(build/(?:slides|student))/", r"\1/zh/", target)
+        return re.sub(r"^(build/(?:slides|student))/(?!zh/)", r"\1/zh/", target)
     target = re.sub(r"^notebooks/(\d\d_[\w-]+\.ipynb)", r"notebooks/zh/\1", target)
-    target = re.sub(r"^docs/instructor/", "docs/instructor/zh/", target)
+    target = re.sub(r"^docs/instructor/(?!zh/)", "docs/instructor/zh/", target)
     target = re.sub(r"^README\.md(#.*)?$", "README.zh.md", target)  # its headings, and so its anchors, are Chinese
-    target = re.sub(r"^(build/(?:slides|student))/", r"\1/zh/", target)
+    target = re.sub(r"^(build/(?:slides|student))/(?!zh/)", r"\1/zh/", target)
     return target
+
+
+def _readme_code(code: str) -> str:
+    """README.zh.md's commands as the English ones: ``make lab-zh`` for ``make lab``, the zh notebook's path,
+    ``LMCOURSE_LANG=zh``; a shell comment (``  # ...``) is prose and may be translated."""
+    if code.startswith("```\n"):  # a plain block is a listing (the layout): its names stay, its words are prose
+        return "\n".join(re.findall(r"^ *[\w./-]+/(?= )", code, flags=re.M))
+    code = re.sub(r"[ \t]+#(?![\w-]*\)).*$", "", code, flags=re.M)
+    code = code.replace("make lab-zh", "make lab").replace("notebooks/zh/", "notebooks/")
+    return code.replace("LMCOURSE_LANG=zh ", "")
 
 
 def problems(kind: str, name: str, english: str, chinese: str) -> list[str]:
@@ -284,6 +294,11 @@ def problems(kind: str, name: str, english: str, chinese: str) -> list[str]:
     if kind == "markdown":  # code spans may hold paths that the Chinese edition names differently
         en["`code`"] = sorted(_zh_link(kind, name, t.strip("`")).join(["`" * (len(t) - len(t.lstrip("`")))] * 2)
                               for t in en["`code`"])
+    if name == "README":  # its commands may open the Chinese edition, and its shell comments be Chinese
+        for what in ("code block", "`code`"):
+            en[what], zh[what] = sorted(map(_readme_code, en[what])), sorted(map(_readme_code, zh[what]))
+    en["`code`"], zh["`code`"] = (sorted(re.sub(r"\s+", " ", t) for t in en["`code`"]),
+                                  sorted(re.sub(r"\s+", " ", t) for t in zh["`code`"]))  # a span may wrap
     for what in en:
         if en[what] != zh[what]:
             missing = [x for x in en[what] if x not in zh[what]]

@@ -255,3 +255,56 @@ def test_checker_messages_speak_chinese_in_the_chinese_edition(capsys):
     with language.speaking("en"):
         english = ex.check_count_pairs(lambda t: dict(__import__("collections").Counter(t))).message
     assert "Hint: you counted single characters" in english
+
+
+# ----------------------------------------------------------------------------- instructor notes, slides, student copies
+
+ZH_SECTIONS = ["课前准备", "90 分钟教学安排", "现场运行", "展示保存的输出", "学习者容易卡住的地方",
+               "值得讨论的常见错误", "讨论题", "课后作业"]
+ZH_MODES = {"讲授", "现场编码", "结对", "练习", "讨论"}  # lecture, live code, pairs, exercise, discussion
+
+
+def _without_glosses(text: str) -> str:
+    """A heading or a reference without its English gloss: 记忆（memorization） -> 记忆."""
+    return re.sub(r"（[A-Za-z][^（）]*）", "", text)
+
+
+@pytest.mark.parametrize("english", ENGLISH, ids=lambda p: p.stem)
+def test_every_chinese_instructor_note_keeps_the_notes_promises_in_chinese(english):
+    from test_instructor_notes import (NUMBERED_ITEM, SECTION_REF, _markdown_headings, _normalize, _plan_rows,
+                                       _sections)
+
+    notebook = english.parent / "zh" / english.name
+    note = ROOT / "docs" / "instructor" / "zh" / f"{english.stem}.md"
+    sections = _sections(note)
+    assert [s for s in ZH_SECTIONS if s not in sections] == []
+    rows = _plan_rows(sections["90 分钟教学安排"])
+    assert sum(int(r[0]) for r in rows) == 90 and {r[2] for r in rows} <= ZH_MODES, rows
+    headings = {_without_glosses(h) for h in _markdown_headings(notebook)}
+    refs = [_without_glosses(_normalize(r)) for r in SECTION_REF.findall(note.read_text(encoding="utf-8"))]
+    assert refs and not [r for r in refs if r not in headings], f"sections {notebook.name} does not have"
+    questions = NUMBERED_ITEM.split(sections["讨论题"])[1:]
+    assert 3 <= len(questions) <= 5 and all("*答案：*" in q or "*答案*：" in q for q in questions)
+    assert f"(../../../notebooks/zh/{english.name})" in note.read_text(encoding="utf-8")
+
+
+def test_student_copies_and_slides_of_the_chinese_edition_are_in_chinese():
+    import nbformat
+
+    from tools import classroom
+
+    for english in ENGLISH:
+        en = nbformat.read(english, as_version=4)
+        zh = nbformat.read(english.parent / "zh" / english.name, as_version=4)
+        assert classroom.notebook_language(zh) == "zh" and classroom.notebook_language(en) == "en"
+        en_copy, zh_copy = classroom.student_copy(en), classroom.student_copy(zh)
+        assert [c.get("id") for c in zh_copy.cells] == [c.get("id") for c in en_copy.cells]
+        en_notes = sum("".join(c.source).count(classroom.translate(
+            "Reference solutions are in your teacher's copy of this notebook.", "en")) for c in en_copy.cells)
+        zh_notes = sum("".join(c.source).count("参考答案在老师那份笔记本里") for c in zh_copy.cells)
+        assert zh_notes == en_notes, f"{english.name}: a sentence pointing at the collapsed solutions was kept"
+    zh = nbformat.read(ROOT / "notebooks" / "zh" / "05_self_attention.ipynb", as_version=4)
+    assert classroom.quiz_slides(zh) == 1
+    questions, answers = [c for c in zh.cells if c.get("id", "").startswith("quiz-")][-2:]
+    assert CJK.search(questions.source) and answers.source.startswith("**测验答案**")
+    assert answers.metadata["slideshow"]["slide_type"] == "notes"
