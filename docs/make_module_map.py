@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "modules.md"
 
-# Modules the notebooks use but none builds: the course's data, display, self-checks and quizzes, sizes, seeding.
-SUPPORT = {"bertviz_offline", "data", "device", "exercises", "glossary", "language", "parallel_corpus", "profiles", "quiz",
-           "seeds", "sentiment_data", "viz"}
+# Modules the notebooks use but none builds: the course's data, display, self-checks and quizzes (and the
+# language they speak), sizes, seeding.
+SUPPORT = {"bertviz_offline", "data", "device", "exercises", "glossary", "language", "parallel_corpus", "profiles",
+           "quiz", "seeds", "sentiment_data", "viz"}
 
 
 def package_modules(root: Path = ROOT) -> list[str]:
