@@ -271,8 +271,7 @@ def _without_glosses(text: str) -> str:
 
 @pytest.mark.parametrize("english", ENGLISH, ids=lambda p: p.stem)
 def test_every_chinese_instructor_note_keeps_the_notes_promises_in_chinese(english):
-    from test_instructor_notes import (NUMBERED_ITEM, SECTION_REF, _markdown_headings, _normalize, _plan_rows,
-                                       _sections)
+    from test_instructor_notes import NUMBERED_ITEM, SECTION_REF, _markdown_headings, _normalize, _plan_rows, _sections
 
     notebook = english.parent / "zh" / english.name
     note = ROOT / "docs" / "instructor" / "zh" / f"{english.stem}.md"
