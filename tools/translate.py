@@ -320,11 +320,26 @@ def problems(kind: str, name: str, english: str, chinese: str) -> list[str]:
             out.append(f"leading whitespace: expected {lead_en!r}, got {lead_zh!r}")
         if english.endswith("\n") != chinese.endswith("\n"):
             out.append("trailing newline: keep it as in the English")
+    elif kind in {"notebook", "markdown"} and _stray_emphasis(chinese) > _stray_emphasis(english):
+        out.append("bold or italic that does not render: put Chinese punctuation outside the markers "
+                   "(**术语**：, **术语**（term）)")
     elif chinese == english and _words(english) >= 3:
         out.append("not translated (identical to the English)")
     elif not _CJK.search(chinese) and _words(english) >= 3:
         out.append("no Chinese in the translation")
     return out
+
+
+def _stray_emphasis(text: str) -> int:
+    """How many ``*`` / ``**`` stay literal when the text is rendered (CommonMark, as JupyterLab does):
+    in Chinese, ``**术语：**说明`` or ``**术语（term）**说明`` does not close, because the closing marker follows
+    punctuation and is followed by a letter. ``**术语**：说明`` renders."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    html = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", html, flags=re.S)
+    html = _MATH.sub("", html)
+    return len(re.findall(r"(?<![\\*])\*{1,2}(?!\*)", html))
 
 
 def _words(text: str) -> int:
@@ -662,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("export", help="print a source's strings in the exchange format (@@@ key, then text)")
     ex.add_argument("name", help="e.g. notebooks/03_word_embeddings, instructor/03_word_embeddings, "
                                  "quizzes/03_word_embeddings, exercises/nb03_word_embeddings, README")
+    ex.add_argument("--translation", action="store_true",
+                    help="print the current Chinese instead (empty for an entry not translated yet), to revise")
     sub.add_parser("names", help="list every source name")
     ck = sub.add_parser("check", help="check a translation in the exchange format against its English source")
     ck.add_argument("name")
@@ -700,7 +717,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(found) if found else f"{args.name}: ok, {len(read_exchange(args.file.read_text()))} entries")
         return 1 if found else 0
     kind, path = src[args.name]
-    sys.stdout.write(write_exchange(entries(kind, path)))
+    pairs = entries(kind, path)
+    if args.translation:
+        done = translations(sync(load_po(po_path(args.name)), kind, pairs))
+        pairs = [(key, done.get((key if _keyed(kind) else None,
+                                 _without_run_times(en) if kind == "markdown" else en), "")) for key, en in pairs]
+    sys.stdout.write(write_exchange(pairs))
     return 0
 
 

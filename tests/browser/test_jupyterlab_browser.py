@@ -79,6 +79,7 @@ def lab(tmp_path_factory):
     root = work / "notebooks"
     root.mkdir()
     shutil.copy(ROOT / "notebooks" / "05_self_attention.ipynb", root)
+    (root / "zh").mkdir()   # the Chinese edition's folder, as in notebooks/zh/
     nbformat.write(_notebook(*map(nbformat.v4.new_code_cell, BERTVIZ_NOTEBOOK)), root / "bertviz_offline.ipynb")
     fresh = _notebook(nbformat.v4.new_code_cell(KEY_TERMS))
     nbformat.write(fresh, root / "key_terms_fresh.ipynb")
@@ -126,7 +127,7 @@ def page(lab):
 
 def _run_all(page, base: str, name: str, timeout_s: float = 240) -> None:
     """Open notebook ``name``, wait for its kernel, run every cell and wait until all have run."""
-    workspace = name.split(".")[0].replace("_", "-")  # a fresh workspace: nothing restored from another test
+    workspace = name.split(".")[0].replace("_", "-").replace("/", "-")  # fresh: nothing restored from another test
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
     page.wait_for_function(
         "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
@@ -230,6 +231,29 @@ def test_quiz_explains_a_wrong_then_the_right_answer_with_its_formulas_typeset(p
     assert page.outside == [], f"the page tried to reach the network: {page.outside}"
 
 
+def test_in_the_chinese_editions_folder_the_quiz_and_the_checkers_speak_chinese(page, lab, tmp_path):
+    """A kernel of a notebook in notebooks/zh/ runs in that folder: the one setting the language is read from."""
+    from lmcourse import language, quiz
+
+    cells = [nbformat.v4.new_code_cell('from lmcourse.exercises import nb00_welcome as ex\n\n'
+                                       'ex.check_count_pairs(lambda text: {})'),
+             nbformat.v4.new_code_cell('from lmcourse import quiz\n\nquiz.show("05_self_attention")')]
+    _put(lab, "zh/checks_zh.ipynb", _notebook(*cells))
+    _run_all(page, lab, "zh/checks_zh.ipynb", timeout_s=120)
+    assert _errors(page) == []
+    verdict = page.locator(".jp-OutputArea").first.text_content()
+    assert language.translate("✘ check_count_pairs: wrong answer on case 1 of 5, input 'to be or not to be'.",
+                              "zh") in verdict
+    first = quiz.load("05_self_attention", language="zh").questions[0]
+    wrong = next(i for i, c in enumerate(first.choices) if not c.right)
+    block = page.locator(".widget-vbox .widget-vbox").first
+    block.get_by_role("button", name=quiz.LETTERS[wrong], exact=True).click()
+    page.wait_for_function("() => document.body.textContent.includes('不是这个')", timeout=60_000)
+    assert first.prompt[:15] in block.text_content() and first.choices[wrong].why[:20] in block.text_content()
+    page.screenshot(path=str(tmp_path / "quiz_zh.png"), full_page=True)
+    assert page.outside == [], f"the page tried to reach the network: {page.outside}"
+
+
 @pytest.mark.parametrize("name, trusted", [("key_terms_fresh.ipynb", True), ("key_terms_stored.ipynb", False)])
 def test_key_terms_table_keeps_terms_on_one_line_and_left_aligned(page, lab, tmp_path, name, trusted):
     if trusted:
@@ -247,8 +271,10 @@ def test_key_terms_table_keeps_terms_on_one_line_and_left_aligned(page, lab, tmp
 @pytest.mark.lab
 @pytest.mark.skipif(shutil.which("make") is None or not (ROOT / ".venv" / "bin" / "jupyter").exists(),
                     reason="needs make and the .venv that `make setup` creates")
-def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path):
-    """What the learner's browser gets from `make lab`: the URL it is told to open, opened in Chromium."""
+@pytest.mark.parametrize("target, notebook", [("lab", "00_welcome.ipynb"), ("lab-zh", "zh/00_welcome.ipynb")])
+def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path, target, notebook):
+    """What the learner's browser gets from `make lab` (`make lab-zh`: the Chinese edition): the URL it is
+    told to open, opened in Chromium."""
     port, token, opened = free_port(), "lmcourse-make-lab", tmp_path / "opened.txt"
     opener = tmp_path / "opener.py"   # stands in for the learner's browser: records what it is asked to open
     opener.write_text(f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(sys.argv[1])\n")
@@ -260,7 +286,7 @@ def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path):
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), LMCOURSE_PROFILE="ci")
     base = f"http://127.0.0.1:{port}"
     # -o: use the environment as it is; a test never reinstalls it.
-    with running_lab(["make", "-s", "-o", ".venv/.installed", "lab", f"LAB_FLAGS={flags}"], base=base, token=token,
+    with running_lab(["make", "-s", "-o", ".venv/.installed", target, f"LAB_FLAGS={flags}"], base=base, token=token,
                      log_path=tmp_path / "lab.log", cwd=ROOT, env=env), playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"])
         try:
@@ -275,7 +301,7 @@ def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path):
             page.goto(opened.read_text())   # file:…/jpserver-…-open.html, which forwards to the lab
             page.wait_for_function(
                 "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                " return w && w.context && w.context.path === '00_welcome.ipynb'; }", timeout=120_000)
+                f" return w && w.context && w.context.path === '{notebook}'; }}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             page.wait_for_timeout(5000)   # the news question would come a moment after the layout is restored
             page.screenshot(path=str(tmp_path / "make_lab.png"))
@@ -283,6 +309,6 @@ def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path):
             active = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
         finally:
             browser.close()
-    assert active == "00_welcome.ipynb"
+    assert active == notebook
     assert toasts == [], f"a notification covers notebook 00: {toasts}"
     assert outside == [], f"the page tried to reach the network: {outside}"
