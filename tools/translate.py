@@ -1,10 +1,25 @@
-"""The Chinese edition, built from the English sources and gettext PO files that hold the translations.
+"""The Chinese edition (中文版), built from the English sources and gettext PO files that hold the translations.
 
-Sources:
-  notebooks/NN_topic.ipynb       markdown cells (one PO entry a cell, keyed by cell id)
-  docs/instructor/*.md, README.md   blocks between blank lines
-  lmcourse/quizzes/NN_topic.toml prompts, choices and explanations
-  lmcourse/exercises/*.py        the hints and messages checkers print (f-strings become {0}, {1}... templates)
+What is translated, and where its translations live (one PO file per source; ``names`` lists them):
+
+  notebooks/NN_topic.ipynb        markdown cells, keyed by cell id   locale/zh/notebooks/NN_topic.po
+  docs/instructor/*.md, README.md paragraphs (blocks between blank   locale/zh/instructor/*.po, locale/zh/README.po
+                                  lines), keyed by their English
+  lmcourse/quizzes/NN_topic.toml  prompts, choices, explanations      lmcourse/locale/zh/quizzes/NN_topic.po
+  lmcourse/exercises/*.py,        what checkers and the quiz print    lmcourse/locale/zh/exercises/*.po
+  lmcourse/quiz.py                (an f-string becomes a template
+                                  with {0}, {1}...)
+  tools/classroom.py              the words given to translate()      lmcourse/locale/zh/tools/classroom.po
+
+``build`` brings every PO file in step with its English (a changed entry keeps its translation, marked
+fuzzy, with the old English as its previous msgid; a gone one becomes obsolete) and writes
+notebooks/zh/, docs/instructor/zh/ and README.zh.md: the English files with every current translation
+put in (a fuzzy or missing one stays English and is listed). The package reads its own PO files at run
+time (lmcourse.language). ``build --check`` writes nothing and fails if anything is out of date.
+
+A translator edits the PO files with any PO editor (Poedit, Weblate), or moves a source's strings
+through a plain exchange format: ``export NAME`` (``--translation`` for the current Chinese), then
+``check NAME FILE`` and ``import NAME FILE``.
 """
 
 from __future__ import annotations
@@ -45,12 +60,8 @@ def split_blocks(text: str) -> list[str]:
     sep: list[str] = []
     fenced = False
     for line in lines:
-        blank = not line.strip()
-        if blank and not fenced:
-            if block:
-                sep.append(line)
-            else:  # leading blank lines belong to the separator before the first block
-                sep.append(line)
+        if not line.strip() and not fenced:  # a blank line (leading ones too) belongs to a separator
+            sep.append(line)
             continue
         if sep and block:
             pieces.append("".join(block))
@@ -245,7 +256,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 
 def _pieces(text: str) -> dict[str, list[str]]:
     """The parts of a text a translation must keep: code, math, links, tags, heading levels, table shape."""
-    fences = _CODE_FENCE.findall(text) and [m.group(0) for m in _CODE_FENCE.finditer(text)]
+    fences = [m.group(0) for m in _CODE_FENCE.finditer(text)]
     rest = _CODE_FENCE.sub("\0", text)
     spans = [m.group(0) for m in _CODE_SPAN.finditer(rest)]
     rest = _CODE_SPAN.sub("\0", rest)
@@ -255,7 +266,7 @@ def _pieces(text: str) -> dict[str, list[str]]:
     tags = [re.sub(r"\s.*", "", t.rstrip(">/")) + ">" for t in _TAG.findall(rest)]
     headings = [len(m.group(1)) for m in re.finditer(r"^(#{1,6})\s", rest, re.M)]
     table = [line.count("|") for line in rest.splitlines() if line.lstrip().startswith("|")]
-    return {"code block": sorted(fences or []), "`code`": sorted(spans), "math": sorted(math),
+    return {"code block": sorted(fences), "`code`": sorted(spans), "math": sorted(math),
             "link": sorted(links), "HTML tag": sorted(tags), "heading level": headings, "table row (| count)": table}
 
 
@@ -597,24 +608,17 @@ def plan(names: list[str] | None = None) -> list[tuple[str, Path, str, list[str]
 
 
 def _write(path: Path, text: str) -> None:
-    """All or nothing: the new text goes to a temporary file that replaces ``path`` in one step."""
-    import os
-    import tempfile
+    """All or nothing: the new text replaces ``path`` in one step (a reader sees the old file or the new one)."""
+    from lmcourse._files import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline="\n"))
 
 
-def build(names: list[str] | None = None, *, check: bool = False, out=sys.stdout) -> int:
+def build(names: list[str] | None = None, *, check: bool = False, out=None) -> int:
     """Bring the PO files and the Chinese files up to date (with ``check``, only say what is not).
     Returns the number of files that changed (or would) plus the entries that need translation."""
+    out = out or sys.stdout
     changed, todo_total = [], 0
     for name, path, text, todo in plan(names):
         old = path.read_text(encoding="utf-8") if path.exists() else None
@@ -702,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         found = build(args.names or None, check=args.check)
         return 1 if args.check and found else 0
+    for given in (getattr(args, "file", None), getattr(args, "english", None)):
+        if given is not None and not given.is_file():
+            parser.error(f"file: expected an exchange file (from `export`), got {str(given)!r}, which does not exist")
     if args.command == "import":
         try:
             made_from = args.english.read_text(encoding="utf-8") if args.english else None

@@ -307,3 +307,18 @@ def test_student_copies_and_slides_of_the_chinese_edition_are_in_chinese():
     questions, answers = [c for c in zh.cells if c.get("id", "").startswith("quiz-")][-2:]
     assert CJK.search(questions.source) and answers.source.startswith("**测验答案**")
     assert answers.metadata["slideshow"]["slide_type"] == "notes"
+
+
+def test_the_command_line_checks_exports_and_refuses_bad_names(tmp_path, capsys):
+    assert translate.main(["build", "--check", "quizzes/05_self_attention", "notebooks/05_self_attention"]) == 0
+    assert "0 files would change; 0 entries need translation" in capsys.readouterr().out
+    assert translate.main(["export", "--translation", "quizzes/05_self_attention"]) == 0
+    exported = capsys.readouterr().out
+    assert CJK.search(exported) and exported.count("@@@ ") == len(translate.entries(*SOURCES["quizzes/05_self_attention"]))
+    broken = tmp_path / "broken.txt"
+    broken.write_text(exported.replace("$\\sqrt{d_k}$", "√d_k", 1), encoding="utf-8")
+    assert translate.main(["check", "quizzes/05_self_attention", str(broken)]) == 1
+    assert "math: missing" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        translate.main(["export", "quizzes/99_nothing"])
+    assert stop.value.code == 2 and "name: expected one of the names" in capsys.readouterr().err
