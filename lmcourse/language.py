@@ -115,20 +115,54 @@ def _translate(text: str, exact: dict, templates: tuple, depth: int) -> str:
         return exact[text]
     if depth > 4 or not text.strip():
         return text
+    if "\n" in text:  # a message of several lines: each line is a message of its own
+        return "\n".join(_translate(line, exact, templates, depth) for line in text.split("\n"))
     verdict = _VERDICT.fullmatch(text)
     for pattern, translation, _ in templates:
         if verdict and pattern.pattern.startswith("(?P<"):  # "✔ name: sentence": the sentence on its own
             return f"{verdict.group(1)}：{_translate(verdict.group(2), exact, templates, depth + 1)}"
-        found = pattern.fullmatch(text)
-        if found:
-            values = {int(k[1:]): _translate(v, exact, templates, depth + 1) for k, v in found.groupdict().items()}
+        found = _balanced_match(pattern, text)
+        if found is not None:
+            values = {int(k[1:]): _translate(v, exact, templates, depth + 1) for k, v in found.items()}
             try:
                 return translation.format(*[values.get(i, "") for i in range(max(values, default=-1) + 1)])
             except (IndexError, KeyError, ValueError):  # a translation whose placeholders do not fit: keep English
                 return text
-    if "\n" in text:
-        return "\n".join(_translate(line, exact, templates, depth) for line in text.split("\n"))
+    aside = re.fullmatch(r"(\s*)\((.+)\)", text)  # "  (largest difference 0.5)": the words inside
+    if aside:
+        inner = _translate(aside.group(2), exact, templates, depth + 1)
+        if inner != aside.group(2):
+            return f"{aside.group(1)}（{inner}）"
     stripped = text.lstrip()
     if stripped != text and stripped in exact:  # an indented line whose words the catalogue knows
         return text[:len(text) - len(stripped)] + exact[stripped]
     return text
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def _balanced(value: str) -> bool:
+    depth: list[str] = []
+    for ch in value:
+        if ch in "([{":
+            depth.append(ch)
+        elif ch in _PAIRS:
+            if not depth or depth.pop() != _PAIRS[ch]:
+                return False
+    return not depth
+
+
+def _balanced_match(pattern: re.Pattern, text: str) -> dict[str, str] | None:
+    """The values of ``text`` filled into ``pattern``'s template, each with its brackets closed: the
+    shortest split first, then the longest ("tensor of shape {0}, {1}" on "tensor of shape (3, 2), float32")."""
+    for candidate in (pattern, _greedy(pattern)):
+        found = candidate.fullmatch(text)
+        if found and all(_balanced(v) for v in found.groupdict().values()):
+            return found.groupdict()
+    return None
+
+
+@functools.cache
+def _greedy(pattern: re.Pattern) -> re.Pattern:
+    return re.compile(pattern.pattern.replace(">.*?)", ">.*)"))

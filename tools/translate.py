@@ -157,7 +157,8 @@ def translated_call_entries(path: Path) -> list[tuple[str, str]]:
 
 
 def python_entries(path: Path) -> list[tuple[str, str]]:
-    """(s001, text) for every prose string and f-string of a module, docstrings left out, in source order."""
+    """(s001, text) for every prose string and f-string of a module, docstrings left out, in source order
+    (and every string given to ``translate(...)``, prose or not)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docstrings = set()
     for node in ast.walk(tree):
@@ -175,6 +176,8 @@ def python_entries(path: Path) -> list[tuple[str, str]]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr in {"join", "replace", "startswith", "endswith", "split", "strip", "get"}:
             inner.add(id(node.func.value))
+    called = {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
+              and getattr(node.func, "id", getattr(node.func, "attr", None)) == "translate"}
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if id(node) in docstrings or id(node) in inner:
@@ -185,7 +188,7 @@ def python_entries(path: Path) -> list[tuple[str, str]]:
             text = _template(node)
         else:
             continue
-        if _is_prose(text):
+        if _is_prose(text) or id(node) in called:
             found.append((node.lineno, node.col_offset, text))
     seen, out = set(), []
     for _, _, text in sorted(found):

@@ -133,8 +133,8 @@ def _padded_cases() -> list[Case]:
         step = (_gru_stepper if kind == "GRU" else _rnn_stepper)(D, H, gen)
         xs = torch.randn(B, T, D, generator=gen)   # the padded positions hold numbers too: they must be ignored
         h0 = torch.zeros(B, H) if h0_zero else torch.randn(B, H, generator=gen)
-        label = (f"a {kind} step, xs ({B}, {T}, {D}), lengths {lengths}, "
-                 f"{'zero' if h0_zero else 'random'} h0 ({B}, {H})")
+        start = "h0 all zeros" if h0_zero else "a random h0"
+        label = f"a {kind} step, xs ({B}, {T}, {D}), lengths {lengths}, {start} ({B}, {H})"
         cases.append(Case((step, xs, torch.tensor(lengths), h0), label=label))
     return cases
 

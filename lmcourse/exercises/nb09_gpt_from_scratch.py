@@ -249,7 +249,7 @@ def _shape(value):
 
 
 def _step_name(s: _Scenario, i: int, n: int, fed: int) -> str:
-    what = "prefill" if i == 0 else ("one token" if n == 1 else f"a chunk of {n}")
+    what = "the prefill" if i == 0 else ("one token" if n == 1 else f"a chunk of {n}")
     return f"step {i + 1} ({what}, {fed} tokens in all)"
 
 

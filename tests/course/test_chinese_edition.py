@@ -244,6 +244,18 @@ def test_a_message_built_from_a_template_is_translated_with_its_values():
     assert language.translate("  expected: [1, 2]", "zh").startswith("  ")
 
 
+def test_values_are_split_where_their_brackets_close_and_asides_and_lines_translated_one_by_one():
+    shape = language.translate("tensor of shape (3, 2), float32 [0.1, 0.2]", "zh")
+    assert "(3, 2)" in shape and "float32" in shape and CJK.search(shape)
+    aside = language.translate("  (2 items instead of 3)", "zh")
+    assert aside.startswith("  （") and aside.endswith("）") and "2" in aside and "3" in aside and CJK.search(aside)
+    crash = language.translate("✘ check_x: on case 1 of 4, input (1, 2) your function raised ValueError: boom\n"
+                               "  Hint: you counted single characters. We want pairs: each character together "
+                               "with the one after it.", "zh").split("\n")
+    assert len(crash) == 2 and all(CJK.search(line) for line in crash) and "ValueError" in crash[0]
+    assert crash[1].startswith("  ") and "Hint" not in crash[1]
+
+
 def test_checker_messages_speak_chinese_in_the_chinese_edition(capsys):
     from lmcourse.exercises import nb00_welcome as ex
 
