@@ -326,7 +326,8 @@ def test_the_command_line_checks_exports_and_refuses_bad_names(tmp_path, capsys)
     assert "0 files would change; 0 entries need translation" in capsys.readouterr().out
     assert translate.main(["export", "--translation", "quizzes/05_self_attention"]) == 0
     exported = capsys.readouterr().out
-    assert CJK.search(exported) and exported.count("@@@ ") == len(translate.entries(*SOURCES["quizzes/05_self_attention"]))
+    strings = translate.entries(*SOURCES["quizzes/05_self_attention"])
+    assert CJK.search(exported) and exported.count("@@@ ") == len(strings)
     broken = tmp_path / "broken.txt"
     broken.write_text(exported.replace("$\\sqrt{d_k}$", "√d_k", 1), encoding="utf-8")
     assert translate.main(["check", "quizzes/05_self_attention", str(broken)]) == 1
