@@ -120,6 +120,14 @@ def quiz_entries(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def glossary_entries(path: Path) -> list[tuple[str, str]]:
+    """(term, definition) for every term a notebook introduces (the term itself and its 中文 stay)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        return [(row["term"].strip(), row["definition"].strip()) for row in csv.DictReader(f, delimiter="\t")]
+
+
 def _template(node: ast.JoinedStr) -> str:
     parts, n = [], 0
     for v in node.values:
@@ -215,12 +223,15 @@ def sources() -> dict[str, tuple[str, Path]]:
             out[f"exercises/{py.stem}"] = ("python", py)
     out["exercises/quiz_ui"] = ("python", ROOT / "lmcourse" / "quiz.py")
     out["tools/classroom"] = ("calls", ROOT / "tools" / "classroom.py")
+    for tsv in sorted((ROOT / "lmcourse" / "glossary" / "terms").glob("*.tsv")):
+        out[f"glossary/{tsv.stem}"] = ("glossary", tsv)
+    out["glossary/table"] = ("calls", ROOT / "lmcourse" / "glossary" / "__init__.py")
     return out
 
 
 def entries(kind: str, path: Path) -> list[tuple[str, str]]:
     return {"notebook": notebook_entries, "markdown": markdown_entries, "quiz": quiz_entries,
-            "python": python_entries, "calls": translated_call_entries}[kind](path)
+            "python": python_entries, "calls": translated_call_entries, "glossary": glossary_entries}[kind](path)
 
 
 MARK = "@@@ "
@@ -402,7 +413,7 @@ HEADER = {
 
 def po_path(name: str) -> Path:
     """Where a source's translations live: the package's own (quizzes, checkers) ship with it."""
-    if name.startswith(("quizzes/", "exercises/", "tools/")):
+    if name.startswith(("quizzes/", "exercises/", "tools/", "glossary/")):
         return ROOT / "lmcourse" / "locale" / LANG / f"{name}.po"
     return ROOT / "locale" / LANG / f"{name}.po"
 
@@ -547,6 +558,9 @@ def _quiz_output(output: dict, stem: str) -> dict:
 def build_notebook(english: Path, po) -> str:
     import nbformat
 
+    from lmcourse.language import speaking
+    from tools import refresh_key_terms
+
     nb = nbformat.read(str(english), as_version=4)
     nb.metadata.setdefault("lmcourse", {})["language"] = LANG
     done = translations(po)
@@ -563,6 +577,8 @@ def build_notebook(english: Path, po) -> str:
                 for o in cell.outputs:
                     if o.get("output_type") == "stream":
                         o["text"] = _checker_output(o["text"])
+    with speaking(LANG):  # the key-terms tables, explained in Chinese (the terms themselves are already both)
+        refresh_key_terms.refresh(nb)
     return nbformat.writes(nb) + "\n"
 
 

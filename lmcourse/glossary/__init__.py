@@ -3,6 +3,8 @@
 Terms live as data, one tab-separated file per notebook in ``terms/`` (``00_welcome.tsv``
 holds the terms notebook 00 introduces), with the columns ``term``, ``zh`` and
 ``definition``. Each notebook ends with ``key_terms("00")``; ``table()`` shows them all.
+In the Chinese edition (:mod:`lmcourse.language`) the table explains each term in Chinese, from
+``locale/zh/glossary/NN_topic.po``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import functools
 import html
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..language import translate
 
 TERMS_DIR = Path(__file__).with_name("terms")
 COLUMNS = ("term", "zh", "definition")
@@ -39,14 +43,16 @@ class TermTable(list):
     """
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th{_LEFT}>{name}</th>" for name in ("English", "中文", "meaning", "notebook"))
+        names = ("English", "中文", translate("meaning"), translate("notebook"))
+        head = "".join(f"<th{_ONE_LINE}>{name}</th>" for name in names)  # a 中文 header must not wrap either
         rows = "".join(
             f"<tr><td{_ONE_LINE}><b>{html.escape(t.term)}</b></td><td{_ONE_LINE}>{html.escape(t.zh)}</td>"
-            f"<td{_LEFT}>{html.escape(t.definition)}</td><td{_LEFT}>{t.notebook}</td></tr>" for t in self)
+            f"<td{_LEFT}>{html.escape(translate(t.definition))}</td><td{_LEFT}>{t.notebook}</td></tr>" for t in self)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     def __str__(self) -> str:
-        return "\n".join(f"{t.term} · {t.zh} — {t.definition} (notebook {t.notebook})" for t in self)
+        return "\n".join(translate(f"{t.term} · {t.zh} — {translate(t.definition)} (notebook {t.notebook})")
+                          for t in self)
 
     __repr__ = __str__
 

@@ -14,7 +14,7 @@ import polib
 import pytest
 
 from lmcourse import language, quiz
-from tools import translate
+from tools import refresh_key_terms, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = translate.sources()
@@ -74,15 +74,27 @@ class TestChineseNotebook:
                 continue
             assert b["source"] == a["source"], f"cell {a['id']}: the code differs from the English"
             assert b.get("execution_count") == a.get("execution_count")
-            if "quiz" in a.get("metadata", {}).get("tags", []) or "check_" in "".join(a["source"]):
-                continue  # the quiz and the checkers' verdicts are shown in Chinese: see the next test
+            source = "".join(a["source"])
+            if "quiz" in a.get("metadata", {}).get("tags", []) or "check_" in source \
+                    or refresh_key_terms.KEY_TERMS.search(source):
+                continue  # the quiz, the checkers' verdicts and the key terms are shown in Chinese: the next test
             assert b["outputs"] == a["outputs"], f"cell {a['id']}: the stored outputs differ from the English"
 
-    def test_shows_the_quiz_and_the_checkers_verdicts_in_chinese(self, english):
+    def test_shows_the_quiz_the_checkers_verdicts_and_the_key_terms_in_chinese(self, english):
+        from lmcourse import glossary
+
         en, zh = _cells(english), _cells(english.parent / "zh" / english.name)
         stem = english.stem
         for a, b in zip(en, zh):
-            if "quiz" in a.get("metadata", {}).get("tags", []):
+            terms = refresh_key_terms.KEY_TERMS.search("".join(a["source"]))
+            if terms:
+                html = "".join(b["outputs"][0]["data"]["text/html"])
+                with language.speaking("zh"):
+                    assert html == glossary.key_terms(terms.group(1))._repr_html_()
+                assert "释义" in html and all(CJK.search(translate.translations(polib.pofile(str(
+                    translate.po_path(f"glossary/{stem}")))).get((None, t.definition), "")) for t in
+                    glossary.key_terms(terms.group(1)))
+            elif "quiz" in a.get("metadata", {}).get("tags", []):
                 html = "".join(b["outputs"][0]["data"]["text/html"])
                 assert html == quiz.static_html(quiz.load(stem, language="zh"), language="zh")
                 assert CJK.search(html)
