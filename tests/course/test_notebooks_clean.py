@@ -113,7 +113,8 @@ class TestStoredNotebook:
                 assert not bad, f"markdown cell {index} holds control characters {bad}: {source[:120]!r}"
 
     def test_readme_gives_the_study_time_of_its_header(self, path):
-        header = re.search(TIME_ROW[_language(path)], "".join(_load(path)["cells"][0]["source"]).replace(WORD_JOINER, ""))
+        intro = "".join(_load(path)["cells"][0]["source"]).replace(WORD_JOINER, "")
+        header = re.search(TIME_ROW[_language(path)], intro)
         assert header, f"the first cell needs a row matching {TIME_ROW[_language(path)]!r}"
         row = _readme_row(path)
         minutes = header.group(1)
