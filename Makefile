@@ -1,7 +1,8 @@
 # The course's commands. Each target is a thin wrapper around plain pip/pytest/jupyter
 # commands (README shows them for machines without make).
 #   make lab     open the course in JupyterLab at notebook 00, settings in jupyter-config/ (sets up .venv if needed)
-#   make lab-zh  the same for the Chinese edition (中文版), at notebooks/zh/00; hints and quizzes speak Chinese
+#   make lab-zh  the same for the Chinese edition (中文版), at notebooks/zh/00; hints, quizzes and JupyterLab's
+#                own menus speak Chinese (jupyter-config/zh/ sets its language pack's locale)
 #   make test    ruff (lint), then unit tests + every notebook executed by nbval, ci profile
 #   make setup   create .venv and install the course with its dependencies
 #   make outputs re-execute notebooks in place with the cpu profile (NB=... for one);
@@ -40,7 +41,7 @@ lab: setup
 	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 lab-zh: setup
-	LMCOURSE_LANG=zh JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	LMCOURSE_LANG=zh JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config/zh:$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
 	  $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_FLAGS) notebooks/zh/00_welcome.ipynb
 
 test: setup

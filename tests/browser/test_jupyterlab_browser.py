@@ -306,9 +306,11 @@ def test_make_lab_opens_notebook_00_in_front_without_a_news_popup(tmp_path, targ
             page.wait_for_timeout(5000)   # the news question would come a moment after the layout is restored
             page.screenshot(path=str(tmp_path / "make_lab.png"))
             toasts = page.eval_on_selector_all(".Toastify__toast", "els => els.map(e => e.textContent)")
+            menus = page.eval_on_selector_all(".lm-MenuBar-itemLabel", "els => els.map(e => e.textContent)")
             active = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
         finally:
             browser.close()
     assert active == notebook
+    assert menus[:2] == (["文件", "编辑"] if target == "lab-zh" else ["File", "Edit"])  # JupyterLab's own language
     assert toasts == [], f"a notification covers notebook 00: {toasts}"
     assert outside == [], f"the page tried to reach the network: {outside}"
