@@ -145,23 +145,31 @@ def _is_prose(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{2,}", letters)) and bool(re.search(r"\s|:$", letters))
 
 
-def translated_call_entries(path: Path) -> list[tuple[str, str]]:
-    """(s001, text) for every string given to ``translate(...)`` in a module (a tool's few words to the reader)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "translate" \
-                and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr)):
-            arg = node.args[0]
-            text = arg.value if isinstance(arg, ast.Constant) else _template(arg)
-            if isinstance(text, str):
-                found.append((arg.lineno, arg.col_offset, text))
+def _translate_calls(tree: ast.AST) -> list[ast.expr]:
+    """The first argument of every ``translate(...)`` call in a module."""
+    return [node.args[0] for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
+            and getattr(node.func, "id", getattr(node.func, "attr", None)) == "translate"]
+
+
+def _numbered(found: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """(s001, text), ... for strings found at (line, column), in source order, each once."""
     seen, out = set(), []
     for _, _, text in sorted(found):
         if text not in seen:
             seen.add(text)
             out.append((f"s{len(out) + 1:03d}", text))
     return out
+
+
+def translated_call_entries(path: Path) -> list[tuple[str, str]]:
+    """(s001, text) for every string given to ``translate(...)`` in a module (a tool's few words to the reader)."""
+    found = []
+    for arg in _translate_calls(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            found.append((arg.lineno, arg.col_offset, arg.value))
+        elif isinstance(arg, ast.JoinedStr):
+            found.append((arg.lineno, arg.col_offset, _template(arg)))
+    return _numbered(found)
 
 
 def python_entries(path: Path) -> list[tuple[str, str]]:
@@ -184,8 +192,7 @@ def python_entries(path: Path) -> list[tuple[str, str]]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr in {"join", "replace", "startswith", "endswith", "split", "strip", "get"}:
             inner.add(id(node.func.value))
-    called = {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
-              and getattr(node.func, "id", getattr(node.func, "attr", None)) == "translate"}
+    called = {id(arg) for arg in _translate_calls(tree)}
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if id(node) in docstrings or id(node) in inner:
@@ -198,12 +205,7 @@ def python_entries(path: Path) -> list[tuple[str, str]]:
             continue
         if _is_prose(text) or id(node) in called:
             found.append((node.lineno, node.col_offset, text))
-    seen, out = set(), []
-    for _, _, text in sorted(found):
-        if text not in seen:
-            seen.add(text)
-            out.append((f"s{len(out) + 1:03d}", text))
-    return out
+    return _numbered(found)
 
 
 # ----------------------------------------------------------------------------- sources
