@@ -29,7 +29,6 @@ import ast
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +36,7 @@ if str(ROOT) not in sys.path:  # run as a script: the course package is next to 
     sys.path.insert(0, str(ROOT))
 NOTEBOOKS = ROOT / "notebooks"
 
+from tools import classroom  # noqa: E402  (after the path line above, for a run as a script)
 
 # ----------------------------------------------------------------------------- extraction
 
@@ -79,7 +79,7 @@ def split_blocks(text: str) -> list[str]:
     return pieces
 
 
-RUN_TIME_COLUMN = "code runs in (cpu profile)*"  # the README's column that tools/classroom.py fills in
+RUN_TIME_COLUMN = classroom.README_TIME_COLUMN  # the README's column that tools/classroom.py fills in
 
 
 def _without_run_times(block: str) -> str:
@@ -109,23 +109,24 @@ def markdown_entries(path: Path) -> list[tuple[str, str]]:
 
 
 def quiz_entries(path: Path) -> list[tuple[str, str]]:
-    """(q1.prompt / q1.c2.text / q1.c2.why, text) for every string of a quiz file."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    """(q1.prompt / q1.c2.text / q1.c2.why, text) for every string of a quiz file, as lmcourse.quiz reads them
+    (and so as it looks them up)."""
+    from lmcourse import quiz
+
     out = []
-    for qi, q in enumerate(data.get("question", []), 1):
-        out.append((f"q{qi}.prompt", q["prompt"]))
-        for ci, c in enumerate(q.get("choice", []), 1):
-            out.append((f"q{qi}.c{ci}.text", c["text"]))
-            out.append((f"q{qi}.c{ci}.why", c["why"]))
+    for qi, q in enumerate(quiz.parse(path.read_text(encoding="utf-8"), name=path.name).questions, 1):
+        out.append((f"q{qi}.prompt", q.prompt))
+        for ci, c in enumerate(q.choices, 1):
+            out += [(f"q{qi}.c{ci}.text", c.text), (f"q{qi}.c{ci}.why", c.why)]
     return out
 
 
 def glossary_entries(path: Path) -> list[tuple[str, str]]:
-    """(term, definition) for every term a notebook introduces (the term itself and its 中文 stay)."""
-    import csv
+    """(term, definition) for every term a notebook introduces, as lmcourse.glossary reads them (the term
+    itself and its 中文 stay)."""
+    from lmcourse import glossary
 
-    with open(path, encoding="utf-8", newline="") as f:
-        return [(row["term"].strip(), row["definition"].strip()) for row in csv.DictReader(f, delimiter="\t")]
+    return [(t.term, t.definition) for t in glossary.load() if t.notebook == path.name[:2]]
 
 
 def _template(node: ast.JoinedStr) -> str:
@@ -431,8 +432,10 @@ def output_path(name: str) -> Path | None:
     return None
 
 
-def _keyed(kind: str) -> bool:
-    return kind == "notebook"  # a notebook's entries are keyed by cell id (msgctxt); others by their English
+def _po_key(kind: str, key: str, english: str) -> tuple[str | None, str]:
+    """An English string's (msgctxt, msgid): a notebook's cells are keyed by cell id, the rest by their English
+    alone (the README's course table without the run times it gets from the notebooks)."""
+    return (key if kind == "notebook" else None, _without_run_times(english) if kind == "markdown" else english)
 
 
 def _template_flag(kind: str, msgid: str) -> list[str]:
@@ -465,7 +468,7 @@ def sync(po, kind: str, pairs: list[tuple[str, str]]):
     done, used = set(), set()
     fresh = []
     for key, english in pairs:
-        ctx = key if _keyed(kind) else None
+        ctx, english = _po_key(kind, key, english)
         if (ctx, english) in done:
             continue
         done.add((ctx, english))
@@ -546,14 +549,14 @@ def _checker_output(text: str) -> str:
 
 
 def _quiz_output(output: dict, stem: str) -> dict:
+    """A quiz cell's stored output (the questions, without the widget) in Chinese."""
+    import nbformat
+
     from lmcourse import quiz
 
     zh = quiz.load(stem, language=LANG)
-    data = dict(output["data"])
-    data["text/plain"] = quiz.to_markdown(zh, answers=False, language=LANG)
-    data["text/html"] = quiz.static_html(zh, language=LANG)
-    import nbformat
-
+    data = {**output["data"], "text/plain": quiz.to_markdown(zh, answers=False, language=LANG),
+            "text/html": quiz.static_html(zh, language=LANG)}
     return nbformat.from_dict({**output, "data": data})
 
 
@@ -675,9 +678,9 @@ def import_exchange(name: str, text: str, english_text: str | None = None) -> tu
     by_ctx = {e.msgctxt: e for e in live if e.msgctxt}
     imported, gone = 0, []
     for key, english in made_from:
-        msgid = _without_run_times(english) if kind == "markdown" else english
-        entry = by_key.get((key if _keyed(kind) else None, msgid))
-        stale = entry is None and _keyed(kind) and key in by_ctx
+        ctx, msgid = _po_key(kind, key, english)
+        entry = by_key.get((ctx, msgid))
+        stale = entry is None and ctx is not None and ctx in by_ctx
         if stale:
             entry = by_ctx[key]
         if entry is None:
@@ -741,15 +744,15 @@ def main(argv: list[str] | None = None) -> int:
               + (f"; English no longer in the source: {', '.join(gone)}" if gone else ""))
         return 0
     if args.command == "check":
-        found = check_exchange(args.name, args.file.read_text(encoding="utf-8"), src)
-        print("\n".join(found) if found else f"{args.name}: ok, {len(read_exchange(args.file.read_text()))} entries")
+        text = args.file.read_text(encoding="utf-8")
+        found = check_exchange(args.name, text, src)
+        print("\n".join(found) if found else f"{args.name}: ok, {len(read_exchange(text))} entries")
         return 1 if found else 0
     kind, path = src[args.name]
     pairs = entries(kind, path)
     if args.translation:
         done = translations(sync(load_po(po_path(args.name)), kind, pairs))
-        pairs = [(key, done.get((key if _keyed(kind) else None,
-                                 _without_run_times(en) if kind == "markdown" else en), "")) for key, en in pairs]
+        pairs = [(key, done.get(_po_key(kind, key, en), "")) for key, en in pairs]
     sys.stdout.write(write_exchange(pairs))
     return 0
 
